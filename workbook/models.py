@@ -1,0 +1,132 @@
+"""Xception with its weights handled, and the model of notebook 04 (`04_transfer_learning.ipynb`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import keras
+import numpy as np
+
+# File names Keras gives these downloads in its cache (keras.applications.xception, imagenet_utils).
+WEIGHT_FILES = {
+    True: "xception_weights_tf_dim_ordering_tf_kernels.h5",
+    False: "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
+}
+CLASS_INDEX_FILE = "imagenet_class_index.json"
+
+REMEDIES = (
+    "Remedies:\n"
+    "  - fetch them ahead on a connected machine: `python -m workbook fetch --weights`\n"
+    "    (then copy ~/.keras/models/ to this machine: the offline classroom kit),\n"
+    "  - point WEIGHTS at a local weights file (papermill/`make run`: -p WEIGHTS /path/to/file.h5),\n"
+    "  - or run the smoke profile, which uses random weights: `make run PROFILE=smoke`."
+)
+
+
+class WeightsUnavailable(RuntimeError):
+    """ImageNet weights (or labels) are neither cached nor downloadable; the message names the remedies."""
+
+
+def keras_cache() -> Path:
+    """Keras' download cache: $KERAS_HOME/models, else ~/.keras/models."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models"
+
+
+def weights_status() -> dict[str, bool]:
+    """Which of Xception's ImageNet files are in Keras' cache."""
+    names = [*WEIGHT_FILES.values(), CLASS_INDEX_FILE]
+    return {name: (keras_cache() / name).is_file() for name in names}
+
+
+def _download(what: str, action):
+    """Run a Keras call that may download `what`, turning a network failure into WeightsUnavailable."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(60)
+    try:
+        return action()
+    except Exception as error:  # Keras raises a bare Exception("URL fetch failure ...")
+        if "URL fetch failure" not in str(error):
+            raise
+        raise WeightsUnavailable(f"Cannot download {what}: the network is unreachable.\n{REMEDIES}") from None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def ensure_weights(weights: str | None, include_top: bool = False) -> str | None:
+    """Check that `weights` can be loaded (downloading ImageNet's once) and return it unchanged."""
+    if weights == "imagenet":
+        if not (keras_cache() / WEIGHT_FILES[include_top]).is_file():
+            _download(
+                "Xception's ImageNet weights",
+                lambda: keras.applications.Xception(weights="imagenet", include_top=include_top),
+            )
+    elif weights is not None and not Path(weights).is_file():
+        raise ValueError(f"WEIGHTS must be 'imagenet', None or an existing weights file; {weights!r} is not a file.")
+    return weights
+
+
+def fetch_weights() -> None:
+    """Download Xception's weights (with and without top) and ImageNet's class index into Keras' cache."""
+    for include_top in (True, False):
+        ensure_weights("imagenet", include_top=include_top)
+    _download("ImageNet's class names", lambda: keras.applications.xception.decode_predictions(np.zeros((1, 1000))))
+
+
+def decode_predictions(predictions, top: int = 5, weights: str | None = "imagenet") -> list:
+    """Keras' `decode_predictions`; with random weights and no label file, numbered placeholders.
+
+    Notebook 02 explains it. Keras downloads the 1000 class names once; in the smoke profile,
+    offline, the names cannot be had, and random-weight predictions mean nothing anyway.
+    """
+    if weights is not None or (keras_cache() / CLASS_INDEX_FILE).is_file():
+        decode = keras.applications.xception.decode_predictions
+        return _download("ImageNet's class names", lambda: decode(predictions, top=top))
+    predictions = np.asarray(predictions)
+    best = np.argsort(predictions, axis=-1)[:, ::-1][:, :top]
+    return [[(f"n{i:08d}", f"class_{i}", float(row[i])) for i in indices] for row, indices in zip(predictions, best)]
+
+
+def base_model(weights: str | None = "imagenet", input_size: int = 150) -> keras.Model:
+    """Xception without its classifier, frozen: the feature extractor of notebook 04."""
+    base = keras.applications.Xception(
+        weights=ensure_weights(weights), include_top=False, input_shape=(input_size, input_size, 3)
+    )
+    base.trainable = False
+    return base
+
+
+def make_model(
+    input_size: int = 150,
+    learning_rate: float = 0.01,
+    size_inner: int | None = None,
+    droprate: float = 0.0,
+    weights: str | None = "imagenet",
+    num_classes: int = 10,
+) -> keras.Model:
+    """Frozen Xception, global average pooling, optional inner layer and dropout, logits; compiled.
+
+    Notebook 04 builds this model step by step; later notebooks add the inner layer and dropout.
+    """
+    if learning_rate <= 0:
+        raise ValueError(f"learning_rate must be positive, not {learning_rate}")
+    if not 0.0 <= droprate < 1.0:
+        raise ValueError(f"droprate must be in [0, 1), not {droprate}")
+    if size_inner is not None and size_inner < 1:
+        raise ValueError(f"size_inner must be None (no inner layer) or at least 1, not {size_inner}")
+    base = base_model(weights, input_size)
+    inputs = keras.Input(shape=(input_size, input_size, 3))
+    vectors = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
+    if size_inner:
+        vectors = keras.layers.Dense(size_inner, activation="relu")(vectors)
+    if droprate:
+        vectors = keras.layers.Dropout(droprate)(vectors)
+    outputs = keras.layers.Dense(num_classes)(vectors)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model

@@ -1,0 +1,99 @@
+"""One plotting helper per kind of figure; each has a title, axis labels and, where it helps, a legend."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def learning_curves(history, metric: str = "accuracy", title: str | None = None) -> plt.Figure:
+    """Training and validation `metric` per epoch from a Keras History (or its `.history` dict)."""
+    values = getattr(history, "history", history)
+    if metric not in values:
+        raise ValueError(f"No {metric!r} in this history; it has {sorted(values)}")
+    epochs = np.arange(1, len(values[metric]) + 1)
+    fig, ax = plt.subplots()
+    ax.plot(epochs, values[metric], "o-", label=f"training {metric}")
+    if f"val_{metric}" in values:
+        ax.plot(epochs, values[f"val_{metric}"], "o-", label=f"validation {metric}")
+    ax.set(title=title or f"{metric.capitalize()} per epoch", xlabel="epoch", ylabel=metric, xticks=epochs)
+    ax.legend()
+    return fig
+
+
+def image_grid(images: Sequence, titles: Sequence[str], columns: int = 5, title: str | None = None) -> plt.Figure:
+    """Images (arrays or PIL images) in a grid, each with its title."""
+    if len(images) != len(titles):
+        raise ValueError(f"Got {len(images)} images but {len(titles)} titles")
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.6 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, text in zip(axes.flat, images, titles):
+        ax.imshow(np.asarray(image).astype("uint8"))
+        ax.set_title(text, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def channels(image, title: str = "The three channels of an image") -> plt.Figure:
+    """The red, green and blue channels of an (h, w, 3) image as three intensity maps."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise ValueError(f"Expected an (height, width, 3) image, got shape {array.shape}")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+    for index, (ax, name, cmap) in enumerate(zip(axes, ("red", "green", "blue"), ("Reds", "Greens", "Blues"))):
+        shown = ax.imshow(array[:, :, index], cmap=cmap, vmin=0, vmax=255)
+        ax.set(title=f"{name} channel", xlabel="column (px)", ylabel="row (px)")
+        fig.colorbar(shown, ax=ax, fraction=0.046, label="intensity (0-255)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def feature_maps(maps, count: int = 8, columns: int = 4, title: str = "Feature maps") -> plt.Figure:
+    """The first `count` channels of an (h, w, channels) feature-map stack, one image each."""
+    array = np.asarray(maps)
+    if array.ndim != 3:
+        raise ValueError(f"Expected an (height, width, channels) array, got shape {array.shape}")
+    count = min(count, array.shape[-1])
+    rows = math.ceil(count / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.6 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for index, ax in zip(range(count), axes.flat):
+        ax.imshow(array[:, :, index], cmap="viridis")
+        ax.set_title(f"map {index} ({array.shape[0]}x{array.shape[1]})", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def curves(x, series: Mapping[str, np.ndarray], title: str, xlabel: str, ylabel: str) -> plt.Figure:
+    """Several functions of the same `x` on one set of axes (for example sigmoid and its input)."""
+    fig, ax = plt.subplots()
+    for label, y in series.items():
+        ax.plot(x, y, label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.legend()
+    return fig
+
+
+def bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str, ylabel: str) -> plt.Figure:
+    """Grouped bars, one group per label and one colour per series (for example logits vs probabilities)."""
+    positions = np.arange(len(labels))
+    width = 0.8 / max(len(series), 1)
+    fig, ax = plt.subplots()
+    for offset, (name, values) in enumerate(series.items()):
+        ax.bar(positions + offset * width, values, width, label=name)
+    ax.set_xticks(positions + width * (len(series) - 1) / 2, labels, rotation=30, ha="right")
+    ax.set(title=title, ylabel=ylabel)
+    ax.legend()
+    fig.tight_layout()
+    return fig

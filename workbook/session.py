@@ -1,0 +1,62 @@
+"""The start of every notebook: versions, device, seeds, the profile banner, recorded metrics.
+
+Notebook 01 (`01_images_as_arrays.ipynb`) introduces these calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+METRICS_ENV = "WORKBOOK_METRICS"  # set by `python -m workbook run` for each notebook
+PROFILE_ENV = "WORKBOOK_PROFILE"
+
+
+def setup() -> None:
+    """Print versions and the device, and set plotting defaults."""
+    import keras
+    import matplotlib.pyplot as plt
+    import tensorflow as tf
+
+    plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 80, "axes.grid": False})
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"GPU ({len(gpus)} found)" if gpus else "CPU only: fine here; full training runs are slow (see README)"
+    print(f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    print(f"Device: {device}")
+
+
+def start(
+    seed: int = 1, weights: str | None = "imagenet", max_batches: int | None = None, epochs: int | None = None
+) -> None:
+    """Seed every random generator and say plainly whether this is a real run or a smoke run."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    shrunk = []
+    if os.environ.get(PROFILE_ENV) == "smoke":
+        shrunk.append("smoke profile settings")
+    if weights is None:
+        shrunk.append("random weights instead of ImageNet's")
+    if max_batches is not None:
+        shrunk.append(f"only {max_batches} batch(es) per split")
+    if epochs is not None and epochs < 2:
+        shrunk.append(f"{epochs} epoch")
+    if shrunk:
+        banner = (
+            "SMOKE RUN: " + ", ".join(shrunk) + ".\n"
+            "This run only checks that the code works: its predictions and accuracies are NOT results."
+        )
+    else:
+        banner = f"Full run: {'ImageNet' if weights == 'imagenet' else 'your'} weights, every image."
+    print(banner)
+
+
+def record_metrics(**metrics: float | int | str | None) -> dict:
+    """Store this notebook's key numbers for `python -m workbook run`'s summary, and return them."""
+    metrics = {name: value.item() if hasattr(value, "item") else value for name, value in metrics.items()}
+    path = os.environ.get(METRICS_ENV)
+    if path:
+        Path(path).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    return metrics
