@@ -1,0 +1,121 @@
+"""Command line: `python -m workbook run | fetch | check | doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import platform
+import sys
+from pathlib import Path
+
+from workbook import data
+
+
+def parse_value(text: str):
+    """A Python literal (None, True, 0.01, [1, 2], 'text') or else the plain string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def command_run(args) -> int:
+    from workbook import models, run
+
+    overrides = {name: parse_value(value) for name, value in args.parameter}
+    try:
+        results = run.run(args.profile, args.notebooks, args.out, overrides)
+    except (run.RunError, data.DataError, models.WeightsUnavailable) as error:
+        print(f"Run stopped before the notebooks: {error}", file=sys.stderr)
+        return 2
+    return 0 if all(result.status == "ok" for result in results) else 1
+
+
+def command_fetch(args) -> int:
+    try:
+        print(f"Dataset ready at {data.find_dataset(download=True)}")
+        if args.weights:
+            from workbook import models
+
+            models.fetch_weights()
+            print(f"Xception weights and ImageNet class names cached in {models.keras_cache()}")
+    except Exception as error:  # DataError or WeightsUnavailable: both explain the remedies
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+def command_check(args) -> int:
+    try:
+        report = data.check_dataset(Path(args.dir) if args.dir else None)
+    except data.DataError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(report)
+    return 1 if report.problems else 0
+
+
+def command_doctor(args) -> int:
+    import keras
+    import tensorflow as tf
+
+    from workbook import models
+
+    advice, dataset_ok = [], False
+    print(f"Python      {platform.python_version()}")
+    print(f"TensorFlow  {tf.__version__}")
+    print(f"Keras       {keras.__version__} (backend: {keras.backend.backend()})")
+    gpus = tf.config.list_physical_devices("GPU")
+    print(f"Device      {'GPU: ' + ', '.join(gpu.name for gpu in gpus) if gpus else 'CPU only (no GPU found)'}")
+    if not gpus:
+        advice.append("No GPU: fine for the smoke profile and notebooks 01-03; notebook 04's full fit takes ~25 min.")
+    root = data.dataset_dir()
+    if not root.is_dir():
+        print(f"Dataset     missing at {root}")
+        advice.append("Get the dataset: `make fetch` (or set WORKBOOK_DATA to a copy).")
+    else:
+        problems = data.verify(root)
+        state = "verified against data/manifest" if not problems else f"{len(problems)} files differ from data/manifest"
+        print(f"Dataset     {root}: {state}")
+        dataset_ok = not problems
+        if problems:
+            advice.append("The dataset differs from the pinned version (first: " + problems[0] + "). "
+                          "Run `python -m workbook check` for bad files, or delete the folder and `make fetch`.")
+    for name, cached in models.weights_status().items():
+        print(f"Weights     {name}: {'cached' if cached else 'not cached'} in {models.keras_cache()}")
+    if not all(models.weights_status().values()):
+        advice.append("ImageNet files not cached: they download on first use, or fetch them ahead with "
+                      "`python -m workbook fetch --weights` (offline classrooms: see README).")
+    print("\n".join(["", "What to do:", *(f"  - {line}" for line in advice)]) if advice else "\nAll good.")
+    return 0 if dataset_ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workbook", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run_parser = commands.add_parser("run", help="execute notebooks with papermill into a run folder")
+    run_parser.add_argument("--profile", default="full", help="full (the course settings) or smoke (a quick check)")
+    run_parser.add_argument("--notebooks", nargs="*", metavar="NN", help="numbers of the notebooks to run (all)")
+    run_parser.add_argument("--out", type=Path, help="run folder (default: runs/<profile>-<time>)")
+    run_parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                            help="set a parameter in every notebook that has it, e.g. -p EPOCHS 3 -p WEIGHTS None")
+    run_parser.set_defaults(handler=command_run)
+
+    fetch_parser = commands.add_parser("fetch", help="download the dataset (and with --weights the ImageNet files)")
+    fetch_parser.add_argument("--weights", action="store_true", help="also cache Xception's weights and class names")
+    fetch_parser.set_defaults(handler=command_fetch)
+
+    check_parser = commands.add_parser("check", help="report classes, counts and bad files of a dataset")
+    check_parser.add_argument("dir", nargs="?", help="dataset folder (default: the one in use)")
+    check_parser.set_defaults(handler=command_check)
+
+    doctor_parser = commands.add_parser("doctor", help="versions, device, dataset and weights, with advice")
+    doctor_parser.set_defaults(handler=command_doctor)
+
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

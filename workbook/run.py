@@ -1,0 +1,152 @@
+"""Execute notebooks under a profile with papermill, into a run folder with metrics and a summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from workbook import data, session
+
+NOTEBOOKS_DIR = data.REPO_ROOT / "notebooks"
+RUNS_DIR = data.REPO_ROOT / "runs"
+
+# Values a profile sets; a notebook receives only the names its parameters cell declares.
+PROFILES: dict[str, dict] = {
+    "full": {},
+    "smoke": {"WEIGHTS": None, "IMAGE_SIZE": 71, "BATCH_SIZE": 16, "EPOCHS": 1, "MAX_BATCHES": 2},
+}
+
+
+class RunError(RuntimeError):
+    """The run cannot start; the message says why and what to do."""
+
+
+@dataclass
+class Result:
+    """What one executed notebook produced."""
+
+    notebook: str
+    status: str
+    seconds: float
+    parameters: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+def select_notebooks(selection: list[str] | None = None) -> list[Path]:
+    """The notebooks whose number (or full stem) is in `selection`; every notebook when it is empty."""
+    available = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if not selection:
+        return available
+    chosen = []
+    for wanted in selection:
+        matches = [path for path in available if path.stem == wanted or path.stem.split("_")[0] == wanted.zfill(2)]
+        if not matches:
+            names = ", ".join(path.stem for path in available)
+            raise RunError(f"No notebook {wanted!r}. Available: {names}")
+        chosen += matches
+    return chosen
+
+
+def declared_parameters(notebook: Path) -> dict:
+    """The names and default values of a notebook's parameters cell."""
+    import papermill
+
+    return {name: spec["default"] for name, spec in papermill.inspect_notebook(str(notebook)).items()}
+
+
+def parameters_for(notebook: Path, profile: str, overrides: dict | None = None) -> dict:
+    """The profile's values and the overrides, restricted to what `notebook` declares."""
+    if profile not in PROFILES:
+        raise RunError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    declared = declared_parameters(notebook)
+    wanted = {**PROFILES[profile], **(overrides or {})}
+    return {name: value for name, value in wanted.items() if name in declared}
+
+
+def preflight(notebooks: list[Path], profile: str, overrides: dict | None) -> None:
+    """Get the dataset and, where a notebook uses them, the ImageNet weights before any notebook starts."""
+    from workbook import models
+
+    data.find_dataset(download=True)
+    for notebook in notebooks:
+        declared = declared_parameters(notebook)
+        weights = parameters_for(notebook, profile, overrides).get("WEIGHTS", declared.get("WEIGHTS"))
+        if weights in ("'imagenet'", '"imagenet"', "imagenet"):
+            models.ensure_weights("imagenet", include_top=True)
+            models.ensure_weights("imagenet", include_top=False)
+            return
+
+
+def execute(notebook: Path, out_dir: Path, profile: str, overrides: dict | None = None) -> Result:
+    """Run one notebook into `out_dir`, with its metrics file beside it."""
+    import papermill
+
+    parameters = parameters_for(notebook, profile, overrides)
+    metrics_path = out_dir / f"{notebook.stem}.metrics.json"
+    metrics_path.unlink(missing_ok=True)
+    os.environ[session.METRICS_ENV] = str(metrics_path)
+    os.environ[session.PROFILE_ENV] = profile
+    started = time.perf_counter()
+    error = None
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(out_dir / notebook.name),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(notebook.parent),
+            progress_bar=True,
+        )
+    except papermill.PapermillExecutionError as failure:
+        error = f"{failure.ename}: {failure.evalue}"
+    finally:
+        del os.environ[session.METRICS_ENV], os.environ[session.PROFILE_ENV]
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
+    result = Result(
+        notebook.stem, "failed" if error else "ok", round(time.perf_counter() - started, 1), parameters, metrics, error
+    )
+    record = {"profile": profile, **result.__dict__}
+    metrics_path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    return result
+
+
+def summary_table(results: list[Result]) -> str:
+    """A plain-text table: notebook, status, seconds, and its recorded metrics."""
+    rows = [("notebook", "status", "seconds", "metrics")]
+    for result in results:
+        shown = ", ".join(f"{name}={value}" for name, value in result.metrics.items())
+        rows.append((result.notebook, result.status, f"{result.seconds:.1f}", shown or "-"))
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
+
+
+def run(
+    profile: str = "full", selection: list[str] | None = None, out: Path | None = None, overrides: dict | None = None
+) -> list[Result]:
+    """Execute the selected notebooks under `profile`; print progress and the summary table."""
+    notebooks = select_notebooks(selection)
+    for notebook in notebooks:
+        parameters_for(notebook, profile, overrides)  # reject an unknown profile before any work
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.pop("MPLBACKEND", None)  # a non-inline backend drops figures from executed notebooks
+    preflight(notebooks, profile, overrides)
+    out = Path(out or RUNS_DIR / f"{profile}-{datetime.now():%Y%m%d-%H%M%S}")
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for number, notebook in enumerate(notebooks, start=1):
+        print(f"[{number}/{len(notebooks)}] {notebook.stem} ({profile} profile)", flush=True)
+        result = execute(notebook, out, profile, overrides)
+        if result.error:
+            print(f"    failed: {result.error}", flush=True)
+        results.append(result)
+    table = summary_table(results)
+    (out / "summary.txt").write_text(table + "\n", encoding="utf-8")
+    print(f"\nExecuted notebooks and metrics are in {out}\n\n{table}")
+    return results
