@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import warnings
 from pathlib import Path
+
+from workbook import native_stderr_silenced
 
 METRICS_ENV = "WORKBOOK_METRICS"  # set by `python -m workbook run` for each notebook
 PROFILE_ENV = "WORKBOOK_PROFILE"
@@ -21,7 +24,10 @@ def setup() -> None:
     import tensorflow as tf
 
     plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 80, "axes.grid": False})
-    gpus = tf.config.list_physical_devices("GPU")
+    # Keras 3.15 warns on every fit with a tf.data dataset that its default shuffle=True is ignored.
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+    with native_stderr_silenced():  # the CUDA probe logs an error line on machines without a GPU
+        gpus = tf.config.list_physical_devices("GPU")
     device = f"GPU ({len(gpus)} found)" if gpus else "CPU only: fine here; full training runs are slow (see README)"
     print(f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
     print(f"Device: {device}")

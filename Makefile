@@ -1,0 +1,35 @@
+# Every target creates .venv on first use and reinstalls when requirements.txt or pyproject.toml change.
+PYTHON ?= python3
+PROFILE ?= full
+NOTEBOOKS ?=
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run smoke test lab fetch references figures
+
+$(VENV)/installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+run: $(VENV)/installed  ## execute the notebooks: make run [PROFILE=smoke] [NOTEBOOKS="01 04"]
+	$(BIN)/python -m workbook run --profile $(PROFILE) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
+
+smoke: $(VENV)/installed  ## every notebook in seconds, random weights, no network
+	$(BIN)/python -m workbook run --profile smoke $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
+
+test: $(VENV)/installed  ## the whole test suite
+	$(BIN)/python -m pytest
+
+lab: $(VENV)/installed  ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks
+
+fetch: $(VENV)/installed  ## dataset and ImageNet files, ahead of an offline class
+	$(BIN)/python -m workbook fetch --weights
+
+references: $(VENV)/installed  ## re-execute the nbval references (needs the real dataset)
+	$(BIN)/python -m tests.make_references
+
+figures: $(VENV)/installed  ## redraw images/*.png
+	$(BIN)/python images/make_figures.py

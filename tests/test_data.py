@@ -1,0 +1,274 @@
+"""The data layer: finding, downloading, verifying, checking and loading the dataset."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CLASSES, REAL_DATA, make_dataset, write_image
+
+from workbook import data
+
+real_data = pytest.mark.skipif(not REAL_DATA, reason="needs the real dataset (set WORKBOOK_DATA)")
+
+
+# --- finding the dataset -------------------------------------------------------------------
+
+
+def test_find_dataset_uses_workbook_data(small_dataset, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_DATA", str(small_dataset))
+    assert data.find_dataset(download=False) == small_dataset.resolve()
+
+
+def test_missing_dataset_without_download_names_the_remedies(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(data.DataError, match="WORKBOOK_DATA") as error:
+        data.find_dataset(download=False)
+    assert "make fetch" in str(error.value)
+
+
+def test_folder_one_level_too_high_gets_a_hint(small_dataset, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_DATA", str(small_dataset.parent))
+    with pytest.raises(data.DataError, match="one level down"):
+        data.find_dataset(download=False)
+
+
+# --- manifest, download and safe extraction ------------------------------------------------
+
+
+def make_archive(root: Path, archive: Path, top: str = "clothing-dataset-small-abc", extra=()) -> Path:
+    """Pack a dataset folder the way GitHub does (one top folder), plus optional extra members."""
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root, arcname=top)
+        for member, payload in extra:
+            tar.addfile(member, io.BytesIO(payload) if payload is not None else None)
+    return archive
+
+
+def test_fetch_downloads_verifies_and_installs(small_dataset, tmp_path):
+    manifest = tmp_path / "manifest"
+    count = data.write_manifest(small_dataset, manifest)
+    archive = make_archive(small_dataset, tmp_path / "dataset.tar.gz")
+    target = tmp_path / "data" / "clothing-dataset-small"
+    assert data.fetch_dataset(target, archive.as_uri(), manifest) == target
+    assert data.verify(target, manifest) == []
+    assert len(data.dataset_files(target)) == count == 70
+    assert [p.name for p in target.parent.iterdir()] == ["clothing-dataset-small"]  # no leftovers
+
+
+def test_fetch_that_fails_verification_installs_nothing(small_dataset, tmp_path):
+    manifest = tmp_path / "manifest"
+    data.write_manifest(small_dataset, manifest)
+    (small_dataset / "train" / "hat" / "0.jpg").write_bytes(b"tampered")
+    archive = make_archive(small_dataset, tmp_path / "dataset.tar.gz")
+    target = tmp_path / "data" / "clothing-dataset-small"
+    with pytest.raises(data.DataError, match="changed .*train/hat/0.jpg"):
+        data.fetch_dataset(target, archive.as_uri(), manifest)
+    assert list(target.parent.iterdir()) == []  # neither the target nor a half-extracted folder
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        ("../escape.jpg", tarfile.REGTYPE),
+        ("/absolute.jpg", tarfile.REGTYPE),
+        ("top/train/hat/link.jpg", tarfile.SYMTYPE),
+    ],
+)
+def test_unsafe_archives_are_refused(small_dataset, tmp_path, member):
+    name, kind = member
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    payload = b"x" if kind == tarfile.REGTYPE else None
+    if kind == tarfile.SYMTYPE:
+        info.linkname = "/etc/passwd"
+    else:
+        info.size = 1
+    archive = make_archive(small_dataset, tmp_path / "bad.tar.gz", extra=[(info, payload)])
+    target = tmp_path / "data" / "clothing"
+    with pytest.raises(data.DataError, match="Refusing to extract"):
+        data.fetch_dataset(target, archive.as_uri(), tmp_path / "unused")
+    assert not target.exists() and not (tmp_path / "escape.jpg").exists()
+
+
+def test_offline_download_fails_with_remedies(tmp_path):
+    target = tmp_path / "data" / "clothing"
+    with pytest.raises(data.DataError, match="Could not download") as error:
+        data.fetch_dataset(target, "http://127.0.0.1:9/dataset.tar.gz", tmp_path / "unused")
+    assert "WORKBOOK_DATA" in str(error.value) and not target.exists()
+
+
+def test_interrupted_extraction_leaves_nothing_that_looks_complete(small_dataset, tmp_path, monkeypatch):
+    manifest = tmp_path / "manifest"
+    data.write_manifest(small_dataset, manifest)
+    archive = make_archive(small_dataset, tmp_path / "dataset.tar.gz")
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "verify", interrupted)
+    target = tmp_path / "data" / "clothing"
+    with pytest.raises(KeyboardInterrupt):
+        data.fetch_dataset(target, archive.as_uri(), manifest)
+    assert list(target.parent.iterdir()) == []
+
+
+@real_data
+def test_real_dataset_matches_the_committed_manifest():
+    assert data.verify(data.dataset_dir()) == []
+    assert len(data.read_manifest()) == 3068 + 341 + 372
+
+
+def test_verify_names_missing_changed_and_extra_files(small_dataset, tmp_path):
+    manifest = tmp_path / "manifest"
+    data.write_manifest(small_dataset, manifest)
+    (small_dataset / "train" / "hat" / "0.jpg").unlink()
+    (small_dataset / "train" / "hat" / "1.jpg").write_bytes(b"changed")
+    (small_dataset / "test" / "hat" / "new.jpg").write_bytes(b"new")
+    assert data.verify(small_dataset, manifest) == [
+        "missing: train/hat/0.jpg",
+        "not in the manifest: test/hat/new.jpg",
+        "changed (checksum differs): train/hat/1.jpg",
+    ]
+
+
+# --- the dataset check -----------------------------------------------------------------------
+
+
+@real_data
+def test_check_reports_the_real_dataset():
+    report = data.check_dataset(data.dataset_dir())
+    assert report.classes == CLASSES
+    totals = {split: sum(counts.values()) for split, counts in report.counts.items()}
+    assert totals == {"train": 3068, "validation": 341, "test": 372}
+    assert report.problems == []
+
+
+@pytest.fixture
+def bad_dataset(small_dataset) -> Path:
+    """A generated dataset with one file or folder of each kind the check must report."""
+    train = small_dataset / "train"
+    good = (train / "dress" / "0.jpg").read_bytes()
+    (train / "dress" / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (train / "hat" / "empty.jpg").write_bytes(b"")
+    (train / "hat" / "notes.txt").write_text("not an image")
+    (train / "pants" / "fake.jpg").write_text("<html>not a jpeg</html>")
+    write_image(train / "shirt" / "tiny.jpg", size=(40, 30))
+    write_image(train / "shoes" / "gray.jpg", mode="L")
+    write_image(train / "shoes" / "cmyk.jpg", mode="CMYK")
+    write_image(train / "shorts" / "rgba.png", mode="RGBA")
+    write_image(train / "shorts" / "palette.png", mode="P")
+    write_image(train / "skirt" / "picture.tiff", image_format="TIFF")
+    (train / "stray.jpg").write_bytes(good)
+    (small_dataset / "validation" / "t-shirt").rename(small_dataset / "validation" / "tshirt")
+    for path in (small_dataset / "test" / "skirt").iterdir():
+        path.unlink()
+    return small_dataset
+
+
+def test_check_names_every_bad_file(bad_dataset):
+    report = data.check_dataset(bad_dataset)
+    found = {problem.path: problem for problem in report.problems}
+    expected = {
+        "train/dress/truncated.jpg": ("corrupt or truncated", True),
+        "train/hat/empty.jpg": ("empty file", True),
+        "train/hat/notes.txt": ("not an image", True),
+        "train/pants/fake.jpg": ("not an image", True),
+        "train/shirt/tiny.jpg": ("too small (40x30 px", True),
+        "train/shoes/gray.jpg": ("L image, converted to RGB", False),
+        "train/shoes/cmyk.jpg": ("CMYK image, converted to RGB", False),
+        "train/shorts/rgba.png": ("RGBA image, converted to RGB", False),
+        "train/shorts/palette.png": ("P image, converted to RGB", False),
+        "train/skirt/picture.tiff": ("TIFF file with suffix '.tiff'", True),
+        "train/stray.jpg": ("outside any class folder", True),
+        "test/skirt/": ("no usable images", False),
+        "validation/": ("missing ['t-shirt']; extra ['tshirt']", False),
+        "test/": None,  # test/ still has t-shirt: no mismatch there
+    }
+    for path, want in expected.items():
+        if want is None:
+            assert path not in found
+            continue
+        assert path in found, f"{path} not reported"
+        assert want[0] in found[path].problem and found[path].excluded == want[1]
+    assert report.counts["train"]["shoes"] == 6  # 4 good + 2 converted
+    assert report.counts["train"]["hat"] == 4
+
+
+def test_check_command_names_files_and_fails(bad_dataset, capsys):
+    from workbook.__main__ import main
+
+    assert main(["check", str(bad_dataset)]) == 1
+    out = capsys.readouterr().out
+    for name in ("train/dress/truncated.jpg", "train/hat/empty.jpg", "train/hat/notes.txt"):
+        assert name in out
+
+
+def test_check_command_passes_a_clean_dataset(small_dataset, capsys):
+    from workbook.__main__ import main
+
+    assert main(["check", str(small_dataset)]) == 0
+    assert "Problems: none" in capsys.readouterr().out
+
+
+def test_mismatched_classes_stop_the_pipeline(bad_dataset, cache):
+    with pytest.raises(data.DataError, match="splits disagree"):
+        data.split_dir("train", bad_dataset)
+
+
+def test_pipeline_over_bad_files_leaves_them_out_and_runs_a_full_epoch(bad_dataset, cache, capsys):
+    (bad_dataset / "validation" / "tshirt").rename(bad_dataset / "validation" / "t-shirt")
+    (bad_dataset / "train" / "stray.jpg").unlink()
+    dataset = data.load_split("train", image_size=71, batch_size=8, root=bad_dataset)
+    out = capsys.readouterr().out
+    assert "Left out 6 file(s) of train/" in out and "train/dress/truncated.jpg" in out
+    images = labels = 0
+    for batch_images, batch_labels in dataset:  # one whole epoch: no decode error mid-way
+        images += batch_images.shape[0]
+        labels += int(batch_labels.numpy().sum())
+        assert batch_images.shape[1:] == (71, 71, 3)
+        assert -1.0 <= float(np.min(batch_images)) and float(np.max(batch_images)) <= 1.0
+    assert images == labels == 40 + 4  # 4 good per class plus the 4 converted images
+    assert dataset.class_names == CLASSES
+
+
+def test_clean_split_is_used_in_place(small_dataset, cache):
+    assert data.split_dir("validation", small_dataset) == small_dataset / "validation"
+    assert not cache.exists()
+
+
+def test_validation_is_not_shuffled_and_max_batches_limits(small_dataset, cache):
+    first = data.load_split("validation", image_size=71, batch_size=4, root=small_dataset)
+    second = data.load_split("validation", image_size=71, batch_size=4, root=small_dataset, max_batches=2)
+    labels = [batch.numpy().argmax(axis=1).tolist() for _, batch in first]
+    assert labels[0] == [0, 0, 1, 1]  # file order: two dresses, then two hats
+    assert len(list(second)) == 2
+
+
+def test_train_shuffle_follows_the_seed(small_dataset, cache):
+    def order(seed):
+        dataset = data.load_split("train", image_size=71, batch_size=40, seed=seed, root=small_dataset)
+        return next(iter(dataset))[1].numpy().argmax(axis=1).tolist()
+
+    assert order(1) == order(1)
+    assert order(1) != order(2)
+    assert order(1) != sorted(order(1))
+
+
+def test_bad_arguments_get_clear_errors(small_dataset):
+    with pytest.raises(ValueError, match="at least 71"):
+        data.load_split("train", image_size=32, root=small_dataset)
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.split_dir("training", small_dataset)
+    with pytest.raises(ValueError, match="max_batches"):
+        data.load_split("train", image_size=71, max_batches=0, root=small_dataset)
+
+
+def test_example_image_is_stable(small_dataset):
+    assert data.example_image("hat", root=small_dataset).name == "0.jpg"
+    with pytest.raises(data.DataError, match="No images"):
+        (small_dataset / "train" / "empty").mkdir()
+        data.example_image("empty", root=small_dataset)

@@ -1,0 +1,96 @@
+"""Weights handling and the notebook-04 model builder. No test may reach the network."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import keras
+import numpy as np
+import pytest
+
+from workbook import models
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """An empty Keras cache and a network that refuses every download."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+
+    def refuse(url, *args, **kwargs):
+        raise urllib.error.URLError("network unreachable (test)")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", refuse)
+    monkeypatch.setattr(keras.src.utils.file_utils, "urlretrieve", refuse)
+    return tmp_path / "keras" / "models"
+
+
+def test_imagenet_offline_raises_one_clear_error(offline):
+    with pytest.raises(models.WeightsUnavailable) as error:
+        models.ensure_weights("imagenet")
+    message = str(error.value)
+    assert "fetch --weights" in message and "WEIGHTS" in message and "PROFILE=smoke" in message
+
+
+def test_class_names_offline_raise_for_imagenet_weights(offline):
+    with pytest.raises(models.WeightsUnavailable, match="class names"):
+        models.decode_predictions(np.ones((1, 1000)) / 1000, weights="imagenet")
+
+
+def test_random_weights_get_numbered_placeholder_labels(offline):
+    predictions = np.zeros((2, 1000))
+    predictions[0, 417], predictions[1, 3] = 0.9, 0.5
+    decoded = models.decode_predictions(predictions, top=2, weights=None)
+    assert decoded[0][0] == ("n00000417", "class_417", 0.9)
+    assert decoded[1][0][1] == "class_3" and len(decoded[1]) == 2
+
+
+def test_weights_status_sees_cached_files(offline):
+    assert not any(models.weights_status().values())
+    offline.mkdir(parents=True)
+    (offline / models.WEIGHT_FILES[False]).write_bytes(b"")
+    status = models.weights_status()
+    assert status[models.WEIGHT_FILES[False]] and not status[models.WEIGHT_FILES[True]]
+
+
+def test_missing_weights_file_is_a_value_error():
+    with pytest.raises(ValueError, match="existing weights file"):
+        models.ensure_weights("/no/such/weights.h5")
+
+
+def test_base_loads_a_local_weights_file(tmp_path):
+    keras.utils.set_random_seed(1)
+    source = models.base_model(weights=None, input_size=71)
+    path = tmp_path / "xception_notop.weights.h5"
+    source.save_weights(path)
+    keras.utils.set_random_seed(2)
+    loaded = models.base_model(weights=str(path), input_size=71)
+    assert not loaded.trainable
+    for mine, theirs in zip(source.weights, loaded.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def test_make_model_builds_the_notebook_04_model():
+    model = models.make_model(input_size=71, weights=None)
+    assert model.output_shape == (None, 10)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 2048 * 10 + 10
+    assert model.loss.from_logits and model.optimizer.learning_rate.numpy() == pytest.approx(0.01)
+
+
+def test_make_model_inner_layer_and_dropout():
+    model = models.make_model(input_size=71, learning_rate=0.001, size_inner=100, droprate=0.5, weights=None)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds[-3:] == ["Dense", "Dropout", "Dense"]
+    assert model.layers[-2].rate == 0.5 and model.layers[-3].units == 100
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 2048 * 100 + 100 + 100 * 10 + 10
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"learning_rate": 0}, "learning_rate"), ({"droprate": 1.0}, "droprate"), ({"size_inner": 0}, "size_inner")],
+)
+def test_make_model_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        models.make_model(input_size=71, weights=None, **kwargs)
