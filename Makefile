@@ -29,7 +29,7 @@ fetch: $(VENV)/installed  ## dataset and ImageNet files, ahead of an offline cla
 	$(BIN)/python -m workbook fetch --weights
 
 references: $(VENV)/installed  ## re-execute the nbval references (needs the real dataset)
-	$(BIN)/python -m tests.make_references
+	$(BIN)/python tests/make_references.py
 
 figures: $(VENV)/installed  ## redraw images/*.png
 	$(BIN)/python images/make_figures.py

@@ -24,9 +24,28 @@ def _grid(ax, origin, values, cell=1.0, highlight=None, color="#dddddd", title="
     rows, cols = values.shape
     for row in range(rows):
         for col in range(cols):
-            inside = highlight and highlight[0] <= row < highlight[0] + highlight[2] and highlight[1] <= col < highlight[1] + highlight[2]
-            ax.add_patch(Rectangle((x0 + col * cell, y0 - row * cell), cell, cell, facecolor="#ffd27f" if inside else color, edgecolor="black"))
-            ax.text(x0 + (col + 0.5) * cell, y0 - row * cell + 0.5 * cell, f"{values[row, col]:g}", ha="center", va="center", fontsize=9)
+            inside = (
+                highlight
+                and highlight[0] <= row < highlight[0] + highlight[2]
+                and highlight[1] <= col < highlight[1] + highlight[2]
+            )
+            ax.add_patch(
+                Rectangle(
+                    (x0 + col * cell, y0 - row * cell),
+                    cell,
+                    cell,
+                    facecolor="#ffd27f" if inside else color,
+                    edgecolor="black",
+                )
+            )
+            ax.text(
+                x0 + (col + 0.5) * cell,
+                y0 - row * cell + 0.5 * cell,
+                f"{values[row, col]:g}",
+                ha="center",
+                va="center",
+                fontsize=9,
+            )
     ax.text(x0 + cols * cell / 2, y0 + 1.4 * cell, title, ha="center", fontsize=11)
 
 
@@ -58,7 +77,11 @@ def global_average_pooling(path: Path) -> None:
     """A (5, 5, C) stack of feature maps becomes a C-long vector: one mean per map."""
     fig, ax = plt.subplots(figsize=(10, 4))
     for depth in range(4):
-        ax.add_patch(Rectangle((depth * 0.6, depth * 0.6), 4, 4, facecolor=plt.cm.viridis(depth / 4), edgecolor="black", alpha=0.85))
+        ax.add_patch(
+            Rectangle(
+                (depth * 0.6, depth * 0.6), 4, 4, facecolor=plt.cm.viridis(depth / 4), edgecolor="black", alpha=0.85
+            )
+        )
     ax.text(2.9, -0.9, "feature maps (5, 5, 2048) at 150 px", ha="center", fontsize=10)
     _arrow(ax, (6.8, 2.5), (9.2, 2.5), "mean of each map")
     for index in range(4):

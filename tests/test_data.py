@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CLASSES, REAL_DATA, make_dataset, write_image
+from conftest import CLASSES, REAL_DATA, write_image
 
 from workbook import data
 

@@ -79,13 +79,17 @@ def command_doctor(args) -> int:
         print(f"Dataset     {root}: {state}")
         dataset_ok = not problems
         if problems:
-            advice.append("The dataset differs from the pinned version (first: " + problems[0] + "). "
-                          "Run `python -m workbook check` for bad files, or delete the folder and `make fetch`.")
+            advice.append(
+                "The dataset differs from the pinned version (first: " + problems[0] + "). "
+                "Run `python -m workbook check` for bad files, or delete the folder and `make fetch`."
+            )
     for name, cached in models.weights_status().items():
         print(f"Weights     {name}: {'cached' if cached else 'not cached'} in {models.keras_cache()}")
     if not all(models.weights_status().values()):
-        advice.append("ImageNet files not cached: they download on first use, or fetch them ahead with "
-                      "`python -m workbook fetch --weights` (offline classrooms: see README).")
+        advice.append(
+            "ImageNet files not cached: they download on first use, or fetch them ahead with "
+            "`python -m workbook fetch --weights` (offline classrooms: see README)."
+        )
     print("\n".join(["", "What to do:", *(f"  - {line}" for line in advice)]) if advice else "\nAll good.")
     return 0 if dataset_ok else 1
 
@@ -98,8 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--profile", default="full", help="full (the course settings) or smoke (a quick check)")
     run_parser.add_argument("--notebooks", nargs="*", metavar="NN", help="numbers of the notebooks to run (all)")
     run_parser.add_argument("--out", type=Path, help="run folder (default: runs/<profile>-<time>)")
-    run_parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                            help="set a parameter in every notebook that has it, e.g. -p EPOCHS 3 -p WEIGHTS None")
+    run_parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter in every notebook that has it, e.g. -p EPOCHS 3 -p WEIGHTS None",
+    )
     run_parser.set_defaults(handler=command_run)
 
     fetch_parser = commands.add_parser("fetch", help="download the dataset (and with --weights the ImageNet files)")

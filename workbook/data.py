@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import tarfile
 import tempfile
 import urllib.error
@@ -22,10 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = REPO_ROOT / "data" / "manifest"
 DEFAULT_DIR = REPO_ROOT / "data" / "clothing-dataset-small"
 DATASET_COMMIT = "11961516512414bf9f6c150a832cfd21b54a6b54"
-DATASET_URL = (
-    "https://github.com/alexeygrigorev/clothing-dataset-small/archive/"
-    f"{DATASET_COMMIT}.tar.gz"
-)
+DATASET_URL = f"https://github.com/alexeygrigorev/clothing-dataset-small/archive/{DATASET_COMMIT}.tar.gz"
 SPLITS = ("train", "validation", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")  # what Keras' loader reads
 PIPELINE_FORMATS = {"JPEG", "PNG", "BMP", "GIF"}
@@ -137,9 +133,7 @@ def verify(root: Path, manifest: Path = MANIFEST) -> list[str]:
 # --- download --------------------------------------------------------------------------
 
 
-def fetch_dataset(
-    target: Path | None = None, url: str | None = None, manifest: Path = MANIFEST
-) -> Path:
+def fetch_dataset(target: Path | None = None, url: str | None = None, manifest: Path = MANIFEST) -> Path:
     """Download the pinned dataset, verify every file, then move it into place in one step."""
     target = Path(target or dataset_dir())
     url = url or os.environ.get("WORKBOOK_DATA_URL", DATASET_URL)
@@ -169,7 +163,7 @@ def _download(url: str, destination: Path, timeout: float = 30) -> None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(destination, "wb") as out:
             shutil.copyfileobj(response, out, length=1 << 20)
-    except (urllib.error.URLError, socket.timeout, ConnectionError) as error:
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as error:
         reason = getattr(error, "reason", error)
         raise DataError(f"Could not download the dataset from {url} ({reason}).\n{REMEDIES}") from None
 
@@ -233,9 +227,7 @@ class Report:
         width = max([len(name) for name in classes] + [10])
         lines = [f"Dataset: {self.root}", f"{'class':<{width}} " + " ".join(f"{s:>10}" for s in self.counts)]
         for name in classes + ["total"]:
-            cells = [
-                sum(split.values()) if name == "total" else split.get(name, 0) for split in self.counts.values()
-            ]
+            cells = [sum(split.values()) if name == "total" else split.get(name, 0) for split in self.counts.values()]
             lines.append(f"{name:<{width}} " + " ".join(f"{cell:>10}" for cell in cells))
         lines.append(f"Problems: {len(self.problems) or 'none'}")
         lines += [f"  {problem}" for problem in self.problems]
@@ -304,7 +296,12 @@ def class_mismatches(root: Path) -> list[Problem]:
         if missing or extra:
             detail = "; ".join(text for text in (missing and f"missing {missing}", extra and f"extra {extra}") if text)
             problems.append(
-                Problem(f"{split}/", f"class folders differ from train/: {detail}", "give every split the same classes", False)
+                Problem(
+                    f"{split}/",
+                    f"class folders differ from train/: {detail}",
+                    "give every split the same classes",
+                    False,
+                )
             )
     return problems
 
@@ -323,8 +320,9 @@ def split_dir(split: str, root: Path | None = None) -> Path:
     root = Path(root or find_dataset())
     mismatch = class_mismatches(root)
     if mismatch:
-        raise DataError("The splits disagree on the classes, so labels would not match:\n  "
-                        + "\n  ".join(map(str, mismatch)))
+        raise DataError(
+            "The splits disagree on the classes, so labels would not match:\n  " + "\n  ".join(map(str, mismatch))
+        )
     report = check_dataset(root, splits=(split,))
     for problem in report.problems:
         print(f"Note: {problem}")

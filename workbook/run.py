@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import time
@@ -53,10 +54,15 @@ def select_notebooks(selection: list[str] | None = None) -> list[Path]:
 
 
 def declared_parameters(notebook: Path) -> dict:
-    """The names and default values of a notebook's parameters cell."""
-    import papermill
+    """The names and values of a notebook's `parameters` cell (which must hold only literals)."""
+    import nbformat
 
-    return {name: spec["default"] for name, spec in papermill.inspect_notebook(str(notebook)).items()}
+    cells = nbformat.read(notebook, as_version=4).cells
+    tagged = [cell for cell in cells if "parameters" in cell.metadata.get("tags", [])]
+    if len(tagged) != 1:
+        raise RunError(f"{notebook.name} has {len(tagged)} cells tagged 'parameters'; it needs exactly one")
+    assignments = [node for node in ast.parse(tagged[0].source).body if isinstance(node, ast.Assign)]
+    return {target.id: ast.literal_eval(node.value) for node in assignments for target in node.targets}
 
 
 def parameters_for(notebook: Path, profile: str, overrides: dict | None = None) -> dict:
@@ -74,9 +80,8 @@ def preflight(notebooks: list[Path], profile: str, overrides: dict | None) -> No
 
     data.find_dataset(download=True)
     for notebook in notebooks:
-        declared = declared_parameters(notebook)
-        weights = parameters_for(notebook, profile, overrides).get("WEIGHTS", declared.get("WEIGHTS"))
-        if weights in ("'imagenet'", '"imagenet"', "imagenet"):
+        weights = {**declared_parameters(notebook), **parameters_for(notebook, profile, overrides)}.get("WEIGHTS")
+        if weights == "imagenet":
             models.ensure_weights("imagenet", include_top=True)
             models.ensure_weights("imagenet", include_top=False)
             return
@@ -147,6 +152,8 @@ def run(
             print(f"    failed: {result.error}", flush=True)
         results.append(result)
     table = summary_table(results)
+    if profile == "smoke" or (overrides or {}).get("WEIGHTS", "imagenet") is None:
+        table += "\n\nRandom weights and shrunk settings: these numbers show that the code runs, not results."
     (out / "summary.txt").write_text(table + "\n", encoding="utf-8")
     print(f"\nExecuted notebooks and metrics are in {out}\n\n{table}")
     return results

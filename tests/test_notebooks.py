@@ -1,0 +1,207 @@
+"""Every notebook executed under the smoke profile by the run command, and checks of the stored notebooks."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import CLASSES, REAL_DATA
+
+from workbook import run
+
+NOTEBOOKS = sorted(run.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+SHARED = {"WEIGHTS", "IMAGE_SIZE", "BATCH_SIZE", "EPOCHS", "MAX_BATCHES", "SEED"}
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def code_cells(notebook):
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def text_of(cell) -> str:
+    """Everything a code cell showed: streams and the plain-text form of results."""
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(output.get("text", ""))
+        parts.append(output.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(dataset_root, tmp_path_factory):
+    """`python -m workbook run --profile smoke` over every notebook, once per test session."""
+    out = tmp_path_factory.mktemp("smoke-run")
+    results = run.run("smoke", out=out)
+    return out, results
+
+
+def test_the_course_has_notebooks_01_to_04():
+    assert [path.stem[:2] for path in NOTEBOOKS][:4] == ["01", "02", "03", "04"]
+
+
+def test_every_notebook_passes_the_smoke_run(smoke_run):
+    out, results = smoke_run
+    assert [(r.notebook, r.status, r.error) for r in results] == [(p.stem, "ok", None) for p in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        executed = read(out / path.name)
+        errors = [o for cell in code_cells(executed) for o in cell.outputs if o.output_type == "error"]
+        assert errors == [], f"{path.name} has error outputs"
+        assert "SMOKE RUN" in "".join(text_of(cell) for cell in code_cells(executed)), path.name
+
+
+def test_smoke_run_writes_metrics_and_a_summary(smoke_run):
+    out, results = smoke_run
+    for path in NOTEBOOKS:
+        record = json.loads((out / f"{path.stem}.metrics.json").read_text())
+        assert record["profile"] == "smoke" and record["status"] == "ok"
+        assert record["parameters"].get("WEIGHTS", None) is None
+        assert record["metrics"], f"{path.name} recorded no metrics"
+    summary = (out / "summary.txt").read_text()
+    for path in NOTEBOOKS:
+        assert re.search(rf"^{path.stem}\s+ok\s+\d", summary, re.MULTILINE)
+    assert "best_val_accuracy=" in summary
+
+
+def test_executed_04_reports_files_and_classes(smoke_run, dataset_root):
+    out, _ = smoke_run
+    shown = "\n".join(text_of(cell) for cell in code_cells(read(out / "04_transfer_learning.ipynb")))
+    counts = (3068, 341) if REAL_DATA else (40, 20)
+    assert f"Found {counts[0]} files belonging to 10 classes." in shown
+    assert f"Found {counts[1]} files belonging to 10 classes." in shown
+    assert str(CLASSES).replace(",", ",\n") in shown or str(CLASSES) in shown
+
+
+def test_stored_notebooks_are_clean_with_one_parameters_cell():
+    for path in NOTEBOOKS:
+        cells = code_cells(read(path))
+        assert all(not cell.outputs and cell.execution_count is None for cell in cells), path.name
+        tagged = [cell for cell in cells if "parameters" in cell.metadata.get("tags", [])]
+        assert len(tagged) == 1, path.name
+
+
+def test_parameters_are_upper_case_literals_with_shared_names():
+    for path in NOTEBOOKS:
+        declared = run.declared_parameters(path)
+        assert declared and all(name.isupper() for name in declared), path.name
+        assert "SEED" in declared, path.name
+        if "WEIGHTS" in declared:
+            assert declared["WEIGHTS"] == "imagenet", path.name
+        if "MAX_BATCHES" in declared:
+            assert declared["MAX_BATCHES"] is None, path.name
+    assert set(run.PROFILES["smoke"]) <= SHARED
+
+
+def test_notebooks_follow_the_common_shape():
+    for path in NOTEBOOKS:
+        cells = read(path).cells
+        assert cells[0].cell_type == "markdown" and cells[0].source.startswith(f"# {path.stem[:2]} · "), path.name
+        headings = [
+            line
+            for cell in cells
+            if cell.cell_type == "markdown"
+            for line in cell.source.splitlines()
+            if line.startswith("## ")
+        ]
+        assert headings[0] == "## Setup" and headings[-2:] == ["## Summary", "## Exercises"], path.name
+        for before, cell in zip(cells, cells[1:]):
+            if cell.cell_type == "code":
+                assert before.cell_type == "markdown", f"{path.name}: code without a sentence before it:\n{cell.source}"
+                assert len(cell.source.splitlines()) <= 15, f"{path.name}: long cell:\n{cell.source}"
+        text = "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+        assert not re.search(r"\b(just|simply|easily)\b", text, re.IGNORECASE), path.name
+        assert "pip install" not in "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+
+
+# The course notes' mistakes (DESIGN.md §3) must not come back: never in code, and in prose
+# only inside a sentence that corrects them.
+CODE_MISTAKES = [
+    r"decore_predictions",
+    r"input_shape\(",
+    r"save_format",
+    r"fit_generator",
+    r"use_multiprocessing",
+    r"model_v1\.h5",
+    r"from keras\.preprocessing\.image import ImageDataGenerator",
+]
+PROSE_MISTAKES = [
+    r"absorbed into TensorFlow",
+    r"flat 1-D vector",
+    r"actual input of the top-less",
+    r"reduces? the (amount|number) of parameters",
+    r"easily overfits?",
+    r"freez\w+ (nodes|units|neurons)",
+]
+CORRECTION = re.compile(r"\b(not|no|never|typo|instead|wrong)\b|n't", re.IGNORECASE)
+
+
+def test_no_course_note_mistakes():
+    for path in NOTEBOOKS:
+        cells = read(path).cells
+        code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+        for mistake in CODE_MISTAKES:
+            assert not re.search(mistake, code), f"{path.name} code contains {mistake!r}"
+        prose = " ".join(cell.source for cell in cells if cell.cell_type == "markdown")
+        for sentence in re.split(r"(?<=[.!?])\s+", prose):
+            for mistake in PROSE_MISTAKES:
+                if re.search(mistake, sentence, re.IGNORECASE):
+                    assert CORRECTION.search(sentence), f"{path.name} states {mistake!r}: {sentence}"
+
+
+# Each concept of DESIGN.md §3 is shown by a cell; these are the calls that show them.
+CONCEPTS = {
+    "01": [
+        "keras.utils.load_img",
+        "tensorflow.keras.preprocessing.image",
+        "target_size",
+        "np.array(",
+        "plots.channels",
+        ".dtype",
+        ".shape",
+    ],
+    "02": [
+        "Xception(",
+        "input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3)",
+        "preprocess_input",
+        ".predict(",
+        "decode_predictions",
+        "image_grid",
+    ],
+    "03": [
+        "block1_conv1",
+        "MaxPooling2D",
+        "count_params()",
+        "GlobalAveragePooling2D",
+        "Dense(",
+        "softmax",
+        "sigmoid",
+        "plots.feature_maps",
+        "relu",
+    ],
+    "04": [
+        "image_dataset_from_directory",
+        'label_mode="categorical"',
+        "shuffle=False",
+        "include_top=False",
+        "trainable = False",
+        "training=False",
+        "GlobalAveragePooling2D()",
+        "Dense(10)",
+        "CategoricalCrossentropy(from_logits=True)",
+        "Adam(",
+        ".fit(",
+        "plots.learning_curves",
+    ],
+}
+
+
+def test_each_concept_is_shown_by_a_cell():
+    for path in NOTEBOOKS:
+        code = "\n".join(cell.source for cell in code_cells(read(path)))
+        missing = [call for call in CONCEPTS.get(path.stem[:2], []) if call not in code]
+        assert missing == [], f"{path.name} lacks {missing}"

@@ -1,0 +1,53 @@
+"""Every figure helper labels what it draws."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from workbook import plots  # noqa: E402
+
+
+def titled(fig) -> bool:
+    return bool(fig._suptitle and fig._suptitle.get_text()) or all(ax.get_title() for ax in fig.axes if ax.axison)
+
+
+def test_learning_curves_plot_both_splits():
+    history = {"accuracy": [0.5, 0.6, 0.7], "val_accuracy": [0.4, 0.5, 0.55], "loss": [1, 0.8, 0.7]}
+    ax = plots.learning_curves(history).axes[0]
+    assert [line.get_label() for line in ax.lines] == ["training accuracy", "validation accuracy"]
+    assert list(ax.lines[1].get_ydata()) == [0.4, 0.5, 0.55]
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "accuracy" and ax.get_title()
+    with pytest.raises(ValueError, match="No 'auc'"):
+        plots.learning_curves(history, metric="auc")
+
+
+def test_channels_shows_red_green_blue():
+    image = np.zeros((4, 5, 3), dtype="uint8")
+    image[..., 1] = 200
+    fig = plots.channels(image)
+    titles = [ax.get_title() for ax in fig.axes[:3]]
+    assert titles == ["red channel", "green channel", "blue channel"]
+    assert fig.axes[1].images[0].get_array().max() == 200
+    with pytest.raises(ValueError, match="height, width, 3"):
+        plots.channels(np.zeros((4, 5)))
+
+
+def test_grids_title_every_image():
+    fig = plots.image_grid([np.zeros((8, 8, 3))] * 3, ["a", "b", "c"], columns=2, title="Grid")
+    assert [ax.get_title() for ax in fig.axes if ax.images] == ["a", "b", "c"] and titled(fig)
+    with pytest.raises(ValueError, match="3 images but 2 titles"):
+        plots.image_grid([np.zeros((8, 8, 3))] * 3, ["a", "b"])
+    maps = plots.feature_maps(np.random.default_rng(0).random((5, 5, 32)), count=6)
+    assert len([ax for ax in maps.axes if ax.images]) == 6 and titled(maps)
+
+
+def test_curves_and_bars_have_legends_and_labels():
+    x = np.linspace(-5, 5, 11)
+    ax = plots.curves(x, {"sigmoid": 1 / (1 + np.exp(-x))}, "Sigmoid", "z", "sigmoid(z)").axes[0]
+    assert ax.get_legend() and ax.get_xlabel() == "z" and ax.get_title() == "Sigmoid"
+    ax = plots.bars(["a", "b"], {"logits": [1, 2], "probabilities": [0.27, 0.73]}, "Softmax", "value").axes[0]
+    assert len(ax.patches) == 4 and ax.get_ylabel() == "value" and ax.get_legend()
