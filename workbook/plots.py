@@ -29,7 +29,8 @@ def image_grid(images: Sequence, titles: Sequence[str], columns: int = 5, title:
     if len(images) != len(titles):
         raise ValueError(f"Got {len(images)} images but {len(titles)} titles")
     rows = math.ceil(len(images) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.6 * rows), squeeze=False)
+    size = (2.6 * columns, 2.8 * rows) if columns > 2 else (4 * columns, 4.2 * rows)
+    fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, text in zip(axes.flat, images, titles):
@@ -37,7 +38,6 @@ def image_grid(images: Sequence, titles: Sequence[str], columns: int = 5, title:
         ax.set_title(text, fontsize=9)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -85,7 +85,9 @@ def curves(x, series: Mapping[str, np.ndarray], title: str, xlabel: str, ylabel:
     return fig
 
 
-def bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str, ylabel: str) -> plt.Figure:
+def bars(
+    labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str, ylabel: str, xlabel: str = ""
+) -> plt.Figure:
     """Grouped bars, one group per label and one colour per series (for example logits vs probabilities)."""
     positions = np.arange(len(labels))
     width = 0.8 / max(len(series), 1)
@@ -93,7 +95,7 @@ def bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], title: st
     for offset, (name, values) in enumerate(series.items()):
         ax.bar(positions + offset * width, values, width, label=name)
     ax.set_xticks(positions + width * (len(series) - 1) / 2, labels, rotation=30, ha="right")
-    ax.set(title=title, ylabel=ylabel)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend()
     fig.tight_layout()
     return fig

@@ -28,13 +28,18 @@ def setup() -> None:
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
     with native_stderr_silenced():  # the CUDA probe logs an error line on machines without a GPU
         gpus = tf.config.list_physical_devices("GPU")
+    # Exact float32 maths on recent GPUs (TF32 is off), so the notebooks' numpy-vs-Keras checks hold there too.
+    tf.config.experimental.enable_tensor_float_32_execution(False)
     device = f"GPU ({len(gpus)} found)" if gpus else "CPU only: fine here; full training runs are slow (see README)"
     print(f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
     print(f"Device: {device}")
 
 
+NO_WEIGHTS = "not used"  # notebooks without a model, such as 01
+
+
 def start(
-    seed: int = 1, weights: str | None = "imagenet", max_batches: int | None = None, epochs: int | None = None
+    seed: int = 1, weights: str | None = NO_WEIGHTS, max_batches: int | None = None, epochs: int | None = None
 ) -> None:
     """Seed every random generator and say plainly whether this is a real run or a smoke run."""
     import keras
@@ -55,7 +60,8 @@ def start(
             "This run only checks that the code works: its predictions and accuracies are NOT results."
         )
     else:
-        banner = f"Full run: {'ImageNet' if weights == 'imagenet' else 'your'} weights, every image."
+        used = {"imagenet": "ImageNet weights, ", NO_WEIGHTS: ""}.get(weights, f"weights from {weights}, ")
+        banner = f"Full run: {used}the course settings."
     print(banner)
 
 
