@@ -9,9 +9,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import nbformat
+
 from workbook import data, run
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
+
+
+def drop_images(path: Path) -> None:
+    """Remove figures from a reference: nbval does not compare them, and they would bloat the repository."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            for key in [key for key in output.get("data", {}) if key.startswith("image/")]:
+                del output["data"][key]
+    nbformat.write(notebook, path)
 
 
 def main() -> int:
@@ -20,6 +32,8 @@ def main() -> int:
     results = [run.execute(notebook, REFERENCE_DIR, "smoke") for notebook in run.select_notebooks()]
     for metrics in REFERENCE_DIR.glob("*.metrics.json"):
         metrics.unlink()
+    for path in REFERENCE_DIR.glob("*.ipynb"):
+        drop_images(path)
     print(run.summary_table(results))
     return 0 if all(result.status == "ok" for result in results) else 1
 

@@ -61,7 +61,7 @@ def test_doctor_reports_versions_device_dataset_and_weights(dataset_root, tmp_pa
     assert f"TensorFlow  {tf.__version__}" in out and f"Keras       {keras.__version__}" in out
     assert "CPU only" in out or "GPU:" in out
     expected = "verified against data/manifest" if data.verify(dataset_root) == [] else "files differ"
-    assert f"Dataset     {dataset_root}: {expected}" in out
+    assert f"Dataset     {dataset_root}: " in out and expected in out
     assert "imagenet_class_index.json: cached" in out
     assert "xception_weights_tf_dim_ordering_tf_kernels_notop.h5: not cached" in out
     assert "fetch --weights" in out
