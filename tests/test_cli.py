@@ -42,6 +42,8 @@ def test_run_rejects_unknown_notebooks_and_profiles(dataset_root, capsys):
     assert "No notebook '99'" in capsys.readouterr().err
     assert main(["run", "--profile", "huge", "--notebooks", "01"]) == 2
     assert "Unknown profile 'huge'" in capsys.readouterr().err
+    assert main(["run", "--notebooks", "04", "-p", "EPOCH", "3"]) == 2
+    assert "No selected notebook has a parameter EPOCH; they have BATCH_SIZE, EPOCHS" in capsys.readouterr().err
 
 
 def test_parameter_values_are_python_literals():

@@ -159,11 +159,17 @@ def fetch_dataset(target: Path | None = None, url: str | None = None, manifest: 
 
 
 def _download(url: str, destination: Path, timeout: float = 30) -> None:
-    """Copy `url` to `destination`, turning network failures into a DataError with remedies."""
+    """Copy `url` to `destination` with a progress bar; network failures become a DataError with remedies."""
+    from tqdm.auto import tqdm
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(destination, "wb") as out:
-            shutil.copyfileobj(response, out, length=1 << 20)
-    except (TimeoutError, urllib.error.URLError, ConnectionError) as error:
+            size = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=size, unit="B", unit_scale=True, desc="dataset") as progress:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    progress.update(len(block))
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
         reason = getattr(error, "reason", error)
         raise DataError(f"Could not download the dataset from {url} ({reason}).\n{REMEDIES}") from None
 

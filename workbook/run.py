@@ -137,8 +137,15 @@ def run(
 ) -> list[Result]:
     """Execute the selected notebooks under `profile`; print progress and the summary table."""
     notebooks = select_notebooks(selection)
+    declared = set()
     for notebook in notebooks:
         parameters_for(notebook, profile, overrides)  # reject an unknown profile before any work
+        declared |= set(declared_parameters(notebook))
+    unknown = sorted(set(overrides or {}) - declared)
+    if unknown:
+        raise RunError(
+            f"No selected notebook has a parameter {', '.join(unknown)}; they have {', '.join(sorted(declared))}"
+        )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend drops figures from executed notebooks
     preflight(notebooks, profile, overrides)
