@@ -54,6 +54,15 @@ def _arrow(ax, start, end, text=""):
     ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.4, text, ha="center", fontsize=9)
 
 
+def _finish(fig, ax, path: Path, title: str, xlim: tuple, ylim: tuple) -> None:
+    """Title the diagram, frame it without axes, save it and free its memory."""
+    ax.set_title(title)
+    ax.set(xlim=xlim, ylim=ylim)
+    ax.axis("off")
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+
 def convolution(path: Path) -> None:
     """A 3x3 filter over a 6x6 input: one output value is the sum of a window times the filter."""
     image = np.array([[0, 0, 0, 9, 9, 9]] * 6, dtype=float)
@@ -65,12 +74,9 @@ def convolution(path: Path) -> None:
     _grid(ax, (13.5, 4.5), output, highlight=(0, 1, 1), title="feature map")
     _arrow(ax, (6.3, 3), (7.7, 3), "x")
     _arrow(ax, (11.3, 3), (13.2, 3), "sum")
-    ax.set_title("Convolution: slide the filter, multiply the window element-wise, add up")
-    ax.set_xlim(-0.5, 18)
-    ax.set_ylim(-1.5, 7)
-    ax.axis("off")
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    _finish(
+        fig, ax, path, "Convolution: slide the filter, multiply the window element-wise, add up", (-0.5, 18), (-1.5, 7)
+    )
 
 
 def global_average_pooling(path: Path) -> None:
@@ -87,12 +93,7 @@ def global_average_pooling(path: Path) -> None:
     for index in range(4):
         ax.add_patch(Rectangle((10, 4 - index), 0.9, 0.9, facecolor=plt.cm.viridis(index / 4), edgecolor="black"))
     ax.text(10.45, -0.9, "vector (2048,)", ha="center", fontsize=10)
-    ax.set_title("Global average pooling: one number per feature map, no weights")
-    ax.set_xlim(-0.5, 12.5)
-    ax.set_ylim(-1.5, 6)
-    ax.axis("off")
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    _finish(fig, ax, path, "Global average pooling: one number per feature map, no weights", (-0.5, 12.5), (-1.5, 6))
 
 
 def transfer_learning(path: Path) -> None:
@@ -109,12 +110,14 @@ def transfer_learning(path: Path) -> None:
         ax.text(index * 3.2 + 1.2, 1, label, ha="center", va="center", fontsize=9)
         if index:
             _arrow(ax, (index * 3.2 - 0.75, 1), (index * 3.2 - 0.05, 1))
-    ax.set_title("Transfer learning: keep ImageNet's features, train a new top for our 10 classes")
-    ax.set_xlim(-0.3, 12.6)
-    ax.set_ylim(-0.4, 2.6)
-    ax.axis("off")
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    _finish(
+        fig,
+        ax,
+        path,
+        "Transfer learning: keep ImageNet's features, train a new top for our 10 classes",
+        (-0.3, 12.6),
+        (-0.4, 2.6),
+    )
 
 
 FIGURES = {
