@@ -79,12 +79,11 @@ def preflight(notebooks: list[Path], profile: str, overrides: dict | None) -> No
     from workbook import models
 
     data.find_dataset(download=True)
-    for notebook in notebooks:
-        weights = {**declared_parameters(notebook), **parameters_for(notebook, profile, overrides)}.get("WEIGHTS")
-        if weights == "imagenet":
-            models.ensure_weights("imagenet", include_top=True)
-            models.ensure_weights("imagenet", include_top=False)
-            return
+    if any(
+        {**declared_parameters(notebook), **parameters_for(notebook, profile, overrides)}.get("WEIGHTS") == "imagenet"
+        for notebook in notebooks
+    ):
+        models.fetch_weights()
 
 
 def execute(notebook: Path, out_dir: Path, profile: str, overrides: dict | None = None) -> Result:
