@@ -16,10 +16,13 @@ from workbook import data, run
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 
 
-def drop_images(path: Path) -> None:
-    """Remove figures from a reference: nbval does not compare them, and they would bloat the repository."""
+def tidy(path: Path) -> None:
+    """Drop what nbval does not compare and what changes on every run: figures, timings."""
     notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.pop("papermill", None)
     for cell in notebook.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
         for output in cell.get("outputs", []):
             for key in [key for key in output.get("data", {}) if key.startswith("image/")]:
                 del output["data"][key]
@@ -33,7 +36,7 @@ def main() -> int:
     for metrics in REFERENCE_DIR.glob("*.metrics.json"):
         metrics.unlink()
     for path in REFERENCE_DIR.glob("*.ipynb"):
-        drop_images(path)
+        tidy(path)
     print(run.summary_table(results))
     return 0 if all(result.status == "ok" for result in results) else 1
 

@@ -30,6 +30,14 @@ def test_missing_dataset_without_download_names_the_remedies(tmp_path, monkeypat
     assert "make fetch" in str(error.value)
 
 
+def test_check_of_a_missing_folder_says_so(tmp_path):
+    with pytest.raises(data.DataError, match="does not exist"):
+        data.check_dataset(tmp_path / "typo")
+    (tmp_path / "train").mkdir()
+    with pytest.raises(data.DataError, match="it lacks validation/ and test/"):
+        data.check_dataset(tmp_path)
+
+
 def test_folder_one_level_too_high_gets_a_hint(small_dataset, monkeypatch):
     monkeypatch.setenv("WORKBOOK_DATA", str(small_dataset.parent))
     with pytest.raises(data.DataError, match="one level down"):
@@ -178,10 +186,10 @@ def test_check_names_every_bad_file(bad_dataset):
         "train/hat/notes.txt": ("not an image", True),
         "train/pants/fake.jpg": ("not an image", True),
         "train/shirt/tiny.jpg": ("too small (40x30 px", True),
-        "train/shoes/gray.jpg": ("L image, converted to RGB", False),
+        "train/shoes/gray.jpg": ("grayscale (L) image, converted to RGB", False),
         "train/shoes/cmyk.jpg": ("CMYK image, converted to RGB", False),
-        "train/shorts/rgba.png": ("RGBA image, converted to RGB", False),
-        "train/shorts/palette.png": ("P image, converted to RGB", False),
+        "train/shorts/rgba.png": ("RGBA (transparency dropped) image, converted to RGB", False),
+        "train/shorts/palette.png": ("palette (P) image, converted to RGB", False),
         "train/skirt/picture.tiff": ("TIFF file with suffix '.tiff'", True),
         "train/stray.jpg": ("outside any class folder", True),
         "test/skirt/": ("no usable images", False),

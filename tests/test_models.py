@@ -45,6 +45,16 @@ def test_random_weights_get_numbered_placeholder_labels(offline):
     assert decoded[1][0][1] == "class_3" and len(decoded[1]) == 2
 
 
+def test_local_weights_without_class_names_get_placeholders(offline, capsys):
+    decoded = models.decode_predictions(np.eye(1000)[[7]], top=1, weights="/some/xception.h5")
+    assert decoded == [[("n00000007", "class_7", 1.0)]]
+    assert "showing class numbers instead" in capsys.readouterr().out
+
+
+def test_remedies_name_the_keras_cache_in_use(offline):
+    assert str(offline) in models.remedies() and "--notebooks 04 -p WEIGHTS" in models.remedies()
+
+
 def test_weights_status_sees_cached_files(offline):
     assert not any(models.weights_status().values())
     offline.mkdir(parents=True)

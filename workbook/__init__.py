@@ -23,7 +23,10 @@ def native_stderr_silenced():
 
 
 # TensorFlow logs oneDNN/CUDA lines before its logging can be configured (TF_CPP_MIN_LOG_LEVEL misses
-# some); importing it here, quietly, keeps notebooks' stored outputs clean. Errors still raise.
+# some), and its first device probe logs a CUDA error on machines without a GPU. Doing both here,
+# quietly, keeps notebooks' outputs and the terminal clean. Errors still raise.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 with native_stderr_silenced():
-    import tensorflow  # noqa: F401
+    import tensorflow
+
+    tensorflow.config.list_physical_devices("GPU")

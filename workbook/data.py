@@ -26,6 +26,15 @@ SPLITS = ("train", "validation", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")  # what Keras' loader reads
 PIPELINE_FORMATS = {"JPEG", "PNG", "BMP", "GIF"}
 MIN_IMAGE_SIZE = 71  # Xception's smallest input
+MODE_NAMES = {
+    "L": "grayscale (L)",
+    "LA": "grayscale with transparency (LA)",
+    "RGBA": "RGBA (transparency dropped)",
+    "P": "palette (P)",
+    "CMYK": "CMYK",
+    "I;16": "16-bit grayscale (I;16)",
+    "1": "black-and-white (1)",
+}
 
 REMEDIES = (
     "To get the dataset:\n"
@@ -63,15 +72,17 @@ def find_dataset(download: bool = True) -> Path:
 
 def check_layout(root: Path) -> None:
     """Raise DataError unless `root` holds the train/, validation/ and test/ folders."""
-    missing = [split for split in SPLITS if not (root / split).is_dir()]
+    if not root.is_dir():
+        raise DataError(f"{root} does not exist.\n{REMEDIES}")
+    missing = [f"{split}/" for split in SPLITS if not (root / split).is_dir()]
     if not missing:
         return
     hint = ""
-    nested = [child for child in root.iterdir() if (child / "train").is_dir()] if root.is_dir() else []
+    nested = [child for child in root.iterdir() if (child / "train").is_dir()]
     if nested:
         hint = f"\nIt looks like the dataset is one level down: point WORKBOOK_DATA at {nested[0]}."
     raise DataError(
-        f"{root} is not a dataset folder: it lacks {', '.join(missing)}/.{hint}\n"
+        f"{root} is not a dataset folder: it lacks {' and '.join(missing)}.{hint}\n"
         "Expected layout: <root>/<split>/<class>/<image>, with splits train, validation and test."
     )
 
@@ -259,7 +270,8 @@ def inspect_image(path: Path, min_size: int = MIN_IMAGE_SIZE) -> Problem | None:
     if min(size) < min_size:
         return Problem(name, f"too small ({size[0]}x{size[1]} px, the model needs {min_size})", "use a larger image")
     if mode != "RGB":
-        return Problem(name, f"{mode} image, converted to RGB when loaded", "nothing to do", excluded=False)
+        kind = MODE_NAMES.get(mode, mode)
+        return Problem(name, f"{kind} image, converted to RGB when loaded", "nothing to do", excluded=False)
     return None
 
 

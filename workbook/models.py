@@ -16,13 +16,17 @@ WEIGHT_FILES = {
 }
 CLASS_INDEX_FILE = "imagenet_class_index.json"
 
-REMEDIES = (
-    "Remedies:\n"
-    "  - fetch them ahead on a connected machine: `python -m workbook fetch --weights`\n"
-    "    (then copy ~/.keras/models/ to this machine: the offline classroom kit),\n"
-    "  - point WEIGHTS at a local weights file (papermill/`make run`: -p WEIGHTS /path/to/file.h5),\n"
-    "  - or run the smoke profile, which uses random weights: `make run PROFILE=smoke`."
-)
+
+def remedies() -> str:
+    """What to do when ImageNet files cannot be downloaded."""
+    return (
+        "Remedies:\n"
+        "  - fetch them ahead on a connected machine: `python -m workbook fetch --weights` (or `make fetch`),\n"
+        f"    then copy its Keras cache to {keras_cache()} on this machine (the offline classroom kit);\n"
+        "  - or point WEIGHTS at a local weights file: notebook 02 needs Xception's file with its top,\n"
+        "    03 and 04 the one without (`python -m workbook run --notebooks 04 -p WEIGHTS /path/notop.h5`);\n"
+        "  - or run the smoke profile, with random weights: `make run PROFILE=smoke`."
+    )
 
 
 class WeightsUnavailable(RuntimeError):
@@ -49,13 +53,13 @@ def _download(what: str, action):
     except Exception as error:  # Keras raises a bare Exception("URL fetch failure ...")
         if "URL fetch failure" not in str(error):
             raise
-        raise WeightsUnavailable(f"Cannot download {what}: the network is unreachable.\n{REMEDIES}") from None
+        raise WeightsUnavailable(f"Cannot download {what}: the network is unreachable.\n{remedies()}") from None
     finally:
         socket.setdefaulttimeout(previous)
 
 
-def ensure_weights(weights: str | None, include_top: bool = False) -> str | None:
-    """Check that `weights` can be loaded (downloading ImageNet's once) and return it unchanged."""
+def ensure_weights(weights: str | None, include_top: bool = False) -> None:
+    """Check that `weights` can be loaded, downloading ImageNet's once; raise with remedies if not."""
     if weights == "imagenet":
         if not (keras_cache() / WEIGHT_FILES[include_top]).is_file():
             _download(
@@ -64,7 +68,6 @@ def ensure_weights(weights: str | None, include_top: bool = False) -> str | None
             )
     elif weights is not None and not Path(weights).is_file():
         raise ValueError(f"WEIGHTS must be 'imagenet', None or an existing weights file; {weights!r} is not a file.")
-    return weights
 
 
 def fetch_weights() -> None:
@@ -75,14 +78,15 @@ def fetch_weights() -> None:
 
 
 def decode_predictions(predictions, top: int = 5, weights: str | None = "imagenet") -> list:
-    """Keras' `decode_predictions`; with random weights and no label file, numbered placeholders.
+    """Keras' `decode_predictions`; without its label file and ImageNet weights, numbered placeholders.
 
-    Notebook 02 explains it. Keras downloads the 1000 class names once; in the smoke profile,
-    offline, the names cannot be had, and random-weight predictions mean nothing anyway.
+    Notebook 02 explains it. Keras downloads the 1000 class names once; offline, with random
+    weights (the smoke profile) or a local weights file, the names are replaced by class numbers.
     """
-    if weights is not None or (keras_cache() / CLASS_INDEX_FILE).is_file():
+    if weights == "imagenet" or (keras_cache() / CLASS_INDEX_FILE).is_file():
         decode = keras.applications.xception.decode_predictions
         return _download("ImageNet's class names", lambda: decode(predictions, top=top))
+    print(f"ImageNet's class names are not in {keras_cache()}: showing class numbers instead.")
     predictions = np.asarray(predictions)
     best = np.argsort(predictions, axis=-1)[:, ::-1][:, :top]
     return [[(f"n{i:08d}", f"class_{i}", float(row[i])) for i in indices] for row, indices in zip(predictions, best)]
@@ -90,9 +94,8 @@ def decode_predictions(predictions, top: int = 5, weights: str | None = "imagene
 
 def base_model(weights: str | None = "imagenet", input_size: int = 150) -> keras.Model:
     """Xception without its classifier, frozen: the feature extractor of notebook 04."""
-    base = keras.applications.Xception(
-        weights=ensure_weights(weights), include_top=False, input_shape=(input_size, input_size, 3)
-    )
+    ensure_weights(weights)
+    base = keras.applications.Xception(weights=weights, include_top=False, input_shape=(input_size, input_size, 3))
     base.trainable = False
     return base
 

@@ -127,7 +127,7 @@ def summary_table(results: list[Result]) -> str:
         rows.append((result.notebook, result.status, f"{result.seconds:.1f}", shown or "-"))
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows]
-    lines.insert(1, "-" * max(len(line) for line in lines))
+    lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 
 

@@ -11,8 +11,6 @@ import platform
 import warnings
 from pathlib import Path
 
-from workbook import native_stderr_silenced
-
 METRICS_ENV = "WORKBOOK_METRICS"  # set by `python -m workbook run` for each notebook
 PROFILE_ENV = "WORKBOOK_PROFILE"
 
@@ -26,8 +24,7 @@ def setup() -> None:
     plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 80, "axes.grid": False})
     # Keras 3.15 warns on every fit with a tf.data dataset that its default shuffle=True is ignored.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
-    with native_stderr_silenced():  # the CUDA probe logs an error line on machines without a GPU
-        gpus = tf.config.list_physical_devices("GPU")
+    gpus = tf.config.list_physical_devices("GPU")
     # Exact float32 maths on recent GPUs (TF32 is off), so the notebooks' numpy-vs-Keras checks hold there too.
     tf.config.experimental.enable_tensor_float_32_execution(False)
     device = f"GPU ({len(gpus)} found)" if gpus else "CPU only: fine here; full training runs are slow (see README)"
