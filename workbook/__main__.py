@@ -68,7 +68,7 @@ def command_doctor(args) -> int:
     gpus = tf.config.list_physical_devices("GPU")
     print(f"Device      {'GPU: ' + ', '.join(gpu.name for gpu in gpus) if gpus else 'CPU only (no GPU found)'}")
     if not gpus:
-        advice.append("No GPU: fine for the smoke profile and notebooks 01-03; notebook 04's full fit takes ~25 min.")
+        advice.append("No GPU: fine for the smoke profile and notebooks 01-03; notebook 04's full fit takes 12-25 min.")
     root = data.dataset_dir()
     if not root.is_dir():
         print(f"Dataset     missing at {root}")

@@ -24,7 +24,7 @@ DATASET_COMMIT = "11961516512414bf9f6c150a832cfd21b54a6b54"
 DATASET_URL = f"https://github.com/alexeygrigorev/clothing-dataset-small/archive/{DATASET_COMMIT}.tar.gz"
 SPLITS = ("train", "validation", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")  # what Keras' loader reads
-PIPELINE_FORMATS = {"JPEG", "PNG", "BMP", "GIF"}
+PIPELINE_FORMATS = {"JPEG", "MPO", "PNG", "BMP", "GIF"}  # MPO: camera JPEGs with extra frames
 MIN_IMAGE_SIZE = 71  # Xception's smallest input
 MODE_NAMES = {
     "L": "grayscale (L)",

@@ -108,6 +108,8 @@ def execute(notebook: Path, out_dir: Path, profile: str, overrides: dict | None 
         )
     except papermill.PapermillExecutionError as failure:
         error = f"{failure.ename}: {failure.evalue}"
+    except Exception as failure:  # the kernel died (out of memory, killed): record it, run the next notebook
+        error = f"{type(failure).__name__}: {failure}"
     finally:
         del os.environ[session.METRICS_ENV], os.environ[session.PROFILE_ENV]
     metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
