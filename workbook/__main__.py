@@ -32,14 +32,14 @@ def command_run(args) -> int:
 
 
 def command_fetch(args) -> int:
+    from workbook import models
+
     try:
         print(f"Dataset ready at {data.find_dataset(download=True)}")
         if args.weights:
-            from workbook import models
-
             models.fetch_weights()
             print(f"Xception weights and ImageNet class names cached in {models.keras_cache()}")
-    except Exception as error:  # DataError or WeightsUnavailable: both explain the remedies
+    except (data.DataError, models.WeightsUnavailable) as error:  # both messages name the remedies
         print(error, file=sys.stderr)
         return 2
     return 0

@@ -251,9 +251,9 @@ class Report:
         return "\n".join(lines)
 
 
-def inspect_image(path: Path, min_size: int = MIN_IMAGE_SIZE) -> Problem | None:
-    """Decode one file fully and describe what is wrong with it, if anything."""
-    name = path.as_posix()
+def inspect_image(path: Path, root: Path, min_size: int = MIN_IMAGE_SIZE) -> Problem | None:
+    """Decode one file fully and describe what is wrong with it (named relative to `root`), if anything."""
+    name = path.relative_to(root).as_posix()
     if path.stat().st_size == 0:
         return Problem(name, "empty file (0 bytes)", "delete it or copy the image again")
     try:
@@ -291,9 +291,8 @@ def check_dataset(root: Path | None = None, splits: tuple[str, ...] = SPLITS) ->
             files = sorted(path for path in entry.rglob("*") if path.is_file())
             good = 0
             for path in files:
-                problem = inspect_image(path)
+                problem = inspect_image(path, root)
                 if problem:
-                    problem.path = path.relative_to(root).as_posix()
                     report.problems.append(problem)
                 good += not (problem and problem.excluded)
             report.counts[split][entry.name] = good
