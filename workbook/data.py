@@ -372,18 +372,21 @@ def _link_tree(source: Path, target: Path, skip: set[Path]) -> None:
 
 
 def prepare(dataset, max_batches: int | None = None):
-    """Apply Xception's preprocessing, keep at most `max_batches` batches, and prefetch."""
+    """Apply Xception's preprocessing, keep at most `max_batches` batches, and prefetch.
+
+    The result keeps the loader's `class_names` and `file_paths` (all of them, also when batches are left out).
+    """
     import tensorflow as tf
     from keras.applications.xception import preprocess_input
 
     if max_batches is not None and max_batches < 1:
         raise ValueError(f"max_batches must be None (every batch) or at least 1, not {max_batches}")
-    class_names = dataset.class_names
+    class_names, file_paths = dataset.class_names, dataset.file_paths
     dataset = dataset.map(lambda images, labels: (preprocess_input(images), labels))
     if max_batches is not None:
         dataset = dataset.take(max_batches)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
-    dataset.class_names = class_names
+    dataset.class_names, dataset.file_paths = class_names, file_paths
     return dataset
 
 
@@ -394,8 +397,9 @@ def load_split(
     seed: int = 1,
     max_batches: int | None = None,
     root: Path | None = None,
+    shuffle: bool | None = None,
 ):
-    """The notebook-04 pipeline for one split: shuffled (with `seed`) only for train."""
+    """The notebook-04 pipeline for one split: shuffled (with `seed`) only for train unless `shuffle` says."""
     import keras
 
     if image_size < MIN_IMAGE_SIZE:
@@ -405,7 +409,7 @@ def load_split(
         label_mode="categorical",
         image_size=(image_size, image_size),
         batch_size=batch_size,
-        shuffle=split == "train",
+        shuffle=split == "train" if shuffle is None else shuffle,
         seed=seed,
     )
     return prepare(dataset, max_batches)

@@ -100,6 +100,33 @@ def base_model(weights: str | None = "imagenet", input_size: int = 150) -> keras
     return base
 
 
+def _check_head(learning_rate: float, size_inner: int | None, droprate: float) -> None:
+    if learning_rate <= 0:
+        raise ValueError(f"learning_rate must be positive, not {learning_rate}")
+    if not 0.0 <= droprate < 1.0:
+        raise ValueError(f"droprate must be in [0, 1), not {droprate}")
+    if size_inner is not None and size_inner < 1:
+        raise ValueError(f"size_inner must be None (no inner layer) or at least 1, not {size_inner}")
+
+
+def _top(vectors, size_inner: int | None, droprate: float, num_classes: int):
+    """The layers after pooling: optional Dense(size_inner, relu), optional Dropout, Dense(num_classes) logits."""
+    if size_inner:
+        vectors = keras.layers.Dense(size_inner, activation="relu")(vectors)
+    if droprate:
+        vectors = keras.layers.Dropout(droprate)(vectors)
+    return keras.layers.Dense(num_classes)(vectors)
+
+
+def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
 def make_model(
     input_size: int = 150,
     learning_rate: float = 0.01,
@@ -112,24 +139,39 @@ def make_model(
 
     Notebook 04 builds this model step by step; later notebooks add the inner layer and dropout.
     """
-    if learning_rate <= 0:
-        raise ValueError(f"learning_rate must be positive, not {learning_rate}")
-    if not 0.0 <= droprate < 1.0:
-        raise ValueError(f"droprate must be in [0, 1), not {droprate}")
-    if size_inner is not None and size_inner < 1:
-        raise ValueError(f"size_inner must be None (no inner layer) or at least 1, not {size_inner}")
+    _check_head(learning_rate, size_inner, droprate)
     base = base_model(weights, input_size)
     inputs = keras.Input(shape=(input_size, input_size, 3))
     vectors = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
-    if size_inner:
-        vectors = keras.layers.Dense(size_inner, activation="relu")(vectors)
-    if droprate:
-        vectors = keras.layers.Dropout(droprate)(vectors)
-    outputs = keras.layers.Dense(num_classes)(vectors)
-    model = keras.Model(inputs, outputs)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    return _compile(keras.Model(inputs, _top(vectors, size_inner, droprate, num_classes)), learning_rate)
+
+
+def make_head(
+    learning_rate: float = 0.01,
+    size_inner: int | None = None,
+    droprate: float = 0.0,
+    num_features: int = 2048,
+    num_classes: int = 10,
+) -> keras.Model:
+    """The layers `make_model` puts after pooling, compiled the same way, taking pooled vectors as input.
+
+    Notebook 05 explains why training it on cached vectors is the same as training `make_model`.
+    """
+    _check_head(learning_rate, size_inner, droprate)
+    inputs = keras.Input(shape=(num_features,), name="vectors")
+    return _compile(keras.Model(inputs, _top(inputs, size_inner, droprate, num_classes), name="head"), learning_rate)
+
+
+def join(base: keras.Model, head: keras.Model) -> keras.Model:
+    """One model that takes images: the frozen base in inference mode, pooling, then the trained `head`.
+
+    It is compiled like `make_model`, with the head's learning rate and a fresh optimizer.
+    Notebook 06 saves and reloads such a model.
+    """
+    if head.optimizer is None:
+        raise ValueError("The head is not compiled: build it with models.make_head")
+    inputs = keras.Input(shape=base.input_shape[1:])
+    vectors = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
+    model = _compile(keras.Model(inputs, head(vectors)), float(head.optimizer.learning_rate))
+    model.optimizer.build(model.trainable_variables)  # so a saved copy reloads without an optimizer warning
     return model

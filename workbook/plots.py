@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def learning_curves(history, metric: str = "accuracy", title: str | None = None) -> plt.Figure:
@@ -21,6 +22,36 @@ def learning_curves(history, metric: str = "accuracy", title: str | None = None)
         ax.plot(epochs, values[f"val_{metric}"], "o-", label=f"validation {metric}")
     ax.set(title=title or f"{metric.capitalize()} per epoch", xlabel="epoch", ylabel=metric, xticks=epochs)
     ax.legend()
+    return fig
+
+
+def sweep(
+    histories: Mapping, title: str, metric: str = "accuracy", train: bool = False, panels: bool = False
+) -> plt.Figure:
+    """Validation `metric` per epoch of several runs (a `training.sweep` result), one colour per run.
+
+    `train=True` adds the training curves (dashed); `panels=True` gives each run its own axes.
+    """
+    if not histories:
+        raise ValueError("No histories to plot: pass the dict that training.sweep returns")
+    count = len(histories) if panels else 1
+    fig, axes = plt.subplots(1, count, figsize=(4 * count + 2, 4), sharey=True, squeeze=False, layout="constrained")
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (label, history) in enumerate(histories.items()):
+        values = getattr(history, "history", history)
+        if f"val_{metric}" not in values:
+            raise ValueError(f"No 'val_{metric}' in the history of {label}; it has {sorted(values)}")
+        ax, colour = axes[0, index if panels else 0], colours[index % len(colours)]
+        epochs = np.arange(1, len(values[metric]) + 1)
+        prefix = "" if panels else f"{label}: "
+        ax.plot(epochs, values[f"val_{metric}"], "o-", color=colour, label=f"{prefix}validation")
+        if train:
+            ax.plot(epochs, values[metric], "--", color=colour, label=f"{prefix}training")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(title=label if panels else title, xlabel="epoch", ylabel=metric if index == 0 or not panels else "")
+        ax.legend(fontsize=8)
+    if panels:
+        fig.suptitle(title)
     return fig
 
 

@@ -122,13 +122,20 @@ def execute(notebook: Path, out_dir: Path, profile: str, overrides: dict | None 
 
 
 def summary_table(results: list[Result]) -> str:
-    """A plain-text table: notebook, status, seconds, and its recorded metrics."""
-    rows = [("notebook", "status", "seconds", "metrics")]
+    """A plain-text table: notebook, status, seconds, and its recorded metrics (a dict value gets its own line)."""
+    rows, details = [("notebook", "status", "seconds", "metrics")], [[]]
     for result in results:
-        shown = ", ".join(f"{name}={value}" for name, value in result.metrics.items())
+        flat = {name: value for name, value in result.metrics.items() if not isinstance(value, dict)}
+        nested = {name: value for name, value in result.metrics.items() if isinstance(value, dict)}
+        shown = ", ".join(f"{name}={value}" for name, value in flat.items())
         rows.append((result.notebook, result.status, f"{result.seconds:.1f}", shown or "-"))
+        details.append([f"{name}: " + ", ".join(f"{k}={v}" for k, v in row.items()) for name, row in nested.items()])
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows]
+    indent = " " * (sum(widths) + 6)
+    lines = []
+    for row, extra in zip(rows, details):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3])
+        lines += [indent + line for line in extra]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 

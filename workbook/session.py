@@ -32,6 +32,20 @@ def setup() -> None:
     print(f"Device: {device}")
 
 
+def output_dir(name: str) -> Path:
+    """A new folder for files a notebook writes (checkpoints, saved models): in the run folder under
+    `python -m workbook run`, else `runs/<name>-<date>-<time>/` in the repository."""
+    from datetime import datetime
+
+    from workbook import data
+
+    metrics = os.environ.get(METRICS_ENV)
+    parent = Path(metrics).parent if metrics else data.REPO_ROOT / "runs"
+    folder = parent / (name if metrics else f"{name}-{datetime.now():%Y%m%d-%H%M%S}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 NO_WEIGHTS = "not used"  # notebooks without a model, such as 01
 
 
@@ -62,9 +76,19 @@ def start(
     print(banner)
 
 
-def record_metrics(**metrics: float | int | str | None) -> dict:
-    """Store this notebook's key numbers for `python -m workbook run`'s summary, and return them."""
-    metrics = {name: value.item() if hasattr(value, "item") else value for name, value in metrics.items()}
+def _plain(value):
+    """numpy scalars as Python numbers, inside dicts too, so they can be written as JSON."""
+    if isinstance(value, dict):
+        return {name: _plain(item) for name, item in value.items()}
+    return value.item() if hasattr(value, "item") else value
+
+
+def record_metrics(**metrics) -> dict:
+    """Store this notebook's key numbers for `python -m workbook run`'s summary, and return them.
+
+    A value may be a dict (for example per configuration of a sweep: `training.results`).
+    """
+    metrics = _plain(metrics)
     path = os.environ.get(METRICS_ENV)
     if path:
         Path(path).write_text(json.dumps(metrics, indent=2), encoding="utf-8")

@@ -1,0 +1,184 @@
+"""Fast experiments (DESIGN.md §7): pooled vectors computed once and cached, heads trained on them, sweeps.
+
+Notebook 05 (`05_learning_rate.ipynb`) shows why training a head on cached vectors is the same
+as fitting the full model, and introduces these helpers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from workbook import data, models
+
+
+@dataclass
+class Embeddings:
+    """The pooled vectors of one split, with their one-hot labels, in the split's file order."""
+
+    vectors: np.ndarray  # (images, features) float32
+    labels: np.ndarray  # (images, classes) float32, one-hot
+    class_names: list[str]
+    files: list[str]  # relative to the split's folder
+    path: Path  # the cache file they were read from or written to
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A fingerprint of every weight value of `model` (ImageNet, random with a seed, or from a file)."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    return digest.hexdigest()
+
+
+def _files_digest(files: list[str], folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(f"{name}\0{data.sha256(folder / name)}\0".encode())
+    return digest.hexdigest()
+
+
+def embed(
+    split: str, base: keras.Model, batch_size: int = 32, max_batches: int | None = None, root: Path | None = None
+) -> Embeddings:
+    """The pooled vectors of `split` under the frozen `base`: from the cache, or computed once and cached.
+
+    The cache key covers the image files (names and contents), the image size, every weight of
+    `base`, the batch size and the library versions; any change computes the vectors again.
+    """
+    dataset = data.load_split(split, base.input_shape[1], batch_size, max_batches=max_batches, root=root, shuffle=False)
+    folder = Path(dataset.file_paths[0]).parents[1]
+    used = dataset.file_paths[: max_batches * batch_size] if max_batches else dataset.file_paths
+    files = [Path(path).relative_to(folder).as_posix() for path in used]
+    key = {
+        "split": split,
+        "files": _files_digest(files, folder),
+        "images": len(files),
+        "image_size": base.input_shape[1],
+        "batch_size": batch_size,
+        "weights": weights_digest(base),
+        "keras": keras.__version__,
+        "backend": f"{keras.config.backend()} {importlib.metadata.version(keras.config.backend())}",
+    }
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    path = data.cache_dir() / "embeddings" / f"{split}_{key['image_size']}px_{name}.npz"
+    cached = _read(path, key)
+    if cached is not None:
+        print(f"{split}: {len(files)} vectors loaded from the cache ({path.name})")
+        return Embeddings(*cached, files=files, path=path)
+    vectors, labels = _extract(dataset, base, f"{split}: computing vectors once")
+    _write(path, key, vectors, labels, dataset.class_names)
+    return Embeddings(vectors, labels, list(dataset.class_names), files, path)
+
+
+def _extract(dataset, base: keras.Model, description: str) -> tuple[np.ndarray, np.ndarray]:
+    from tqdm import tqdm
+
+    inputs = keras.Input(shape=base.input_shape[1:])
+    extractor = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(base(inputs, training=False)))
+    vectors, labels = [], []
+    for images, batch_labels in tqdm(dataset, desc=description, unit="batch", total=len(dataset)):
+        vectors.append(keras.ops.convert_to_numpy(extractor.predict_on_batch(images)))
+        labels.append(keras.ops.convert_to_numpy(batch_labels))
+    return np.concatenate(vectors), np.concatenate(labels)
+
+
+def _read(path: Path, key: dict) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """What `path` holds if it was written, completely, for exactly `key`; otherwise None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as stored:
+            if json.loads(str(stored["key"])) != key:
+                return None
+            return stored["vectors"], stored["labels"], [str(name) for name in stored["class_names"]]
+    except (OSError, ValueError, KeyError) as error:
+        print(f"Note: the cache file {path} is unreadable ({error}); computing it again")
+        return None
+
+
+def _write(path: Path, key: dict, vectors: np.ndarray, labels: np.ndarray, class_names: list[str]) -> None:
+    """Write under a temporary name, then rename: an interrupted write never looks complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("wb") as file:
+            np.savez(file, key=json.dumps(key, sort_keys=True), vectors=vectors, labels=labels, class_names=class_names)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def best(history, metric: str = "val_accuracy") -> tuple[float, int]:
+    """The best value of `metric` in a Keras History and its epoch (counting from 1)."""
+    values = getattr(history, "history", history)[metric]
+    index = int(np.argmax(values)) if "acc" in metric else int(np.argmin(values))
+    return float(values[index]), index + 1
+
+
+def sweep(
+    configs: list[dict], train: Embeddings, val: Embeddings, epochs: int, batch_size: int = 32, seed: int = 1
+) -> dict[str, keras.callbacks.History]:
+    """Train one head per configuration (keyword arguments of `models.make_head`) and return the histories.
+
+    Every head starts from the same seed, so the configurations differ only in what they set.
+    The trained head of each is `history.model`.
+    """
+    if not configs:
+        raise ValueError("configs is empty: give a list of make_head arguments, such as [{'learning_rate': 0.01}]")
+    histories = {}
+    for config in configs:
+        label = ", ".join(f"{name}={value}" for name, value in config.items())
+        keras.utils.set_random_seed(seed)
+        head = models.make_head(**config, num_features=train.vectors.shape[1], num_classes=len(train.class_names))
+        started = time.perf_counter()
+        history = head.fit(
+            train.vectors,
+            train.labels,
+            batch_size=batch_size,
+            epochs=epochs,
+            validation_data=(val.vectors, val.labels),
+            verbose=0,
+        )
+        accuracy, epoch = best(history)
+        print(f"{label}: best val_accuracy {accuracy:.3f} at epoch {epoch} ({time.perf_counter() - started:.1f} s)")
+        histories[label] = history
+    return histories
+
+
+def results(histories: dict[str, keras.callbacks.History]) -> dict[str, dict]:
+    """Per configuration, its best validation accuracy and that epoch: what the run summary shows."""
+    summary = {}
+    for label, history in histories.items():
+        accuracy, epoch = best(history)
+        summary[label] = {"best_val_accuracy": round(accuracy, 3), "best_epoch": epoch}
+    return summary
+
+
+class Interrupted(RuntimeError):
+    """Raised by `InterruptAfter`: stands for a crash, a closed laptop or Ctrl-C."""
+
+
+class InterruptAfter(keras.callbacks.Callback):
+    """Stop `fit` with `Interrupted` at the end of epoch `epochs` (notebook 06's resume demo).
+
+    Put it after `BackupAndRestore` in the callbacks list, so the backup of that epoch is written first.
+    """
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, not {epochs}")
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epochs:
+            raise Interrupted(f"training interrupted after epoch {epoch + 1}")
