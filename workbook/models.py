@@ -124,6 +124,8 @@ def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
+    # Create the optimizer's state now, so saved weights and models reload without a mismatch warning.
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
@@ -172,6 +174,4 @@ def join(base: keras.Model, head: keras.Model) -> keras.Model:
         raise ValueError("The head is not compiled: build it with models.make_head")
     inputs = keras.Input(shape=base.input_shape[1:])
     vectors = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
-    model = _compile(keras.Model(inputs, head(vectors)), float(head.optimizer.learning_rate))
-    model.optimizer.build(model.trainable_variables)  # so a saved copy reloads without an optimizer warning
-    return model
+    return _compile(keras.Model(inputs, head(vectors)), float(head.optimizer.learning_rate))

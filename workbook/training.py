@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import os
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def _read(path: Path, key: dict) -> tuple[np.ndarray, np.ndarray, list[str]] | N
             if json.loads(str(stored["key"])) != key:
                 return None
             return stored["vectors"], stored["labels"], [str(name) for name in stored["class_names"]]
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         print(f"Note: the cache file {path} is unreadable ({error}); computing it again")
         return None
 
@@ -134,9 +135,11 @@ def sweep(
     """
     if not configs:
         raise ValueError("configs is empty: give a list of make_head arguments, such as [{'learning_rate': 0.01}]")
+    labels = [", ".join(f"{name}={value}" for name, value in config.items()) for config in configs]
+    if len(set(labels)) < len(labels):
+        raise ValueError(f"configs repeats a configuration: {labels}")
     histories = {}
-    for config in configs:
-        label = ", ".join(f"{name}={value}" for name, value in config.items())
+    for label, config in zip(labels, configs):
         keras.utils.set_random_seed(seed)
         head = models.make_head(**config, num_features=train.vectors.shape[1], num_classes=len(train.class_names))
         started = time.perf_counter()

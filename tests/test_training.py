@@ -1,0 +1,235 @@
+"""The embedding cache, heads on cached vectors, sweeps and resuming. No test may reach the network."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import REAL_DATA, write_image
+
+from workbook import data, models, training
+
+SIZE = 71  # Xception's smallest input: the fastest base for these tests
+
+
+def random_base(seed: int = 1, size: int = SIZE) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return models.base_model(None, size)
+
+
+def synthetic(count: int, seed: int = 0) -> training.Embeddings:
+    rng = np.random.default_rng(seed)
+    labels = np.eye(10, dtype="float32")[rng.integers(0, 10, count)]
+    vectors = rng.normal(size=(count, 2048)).astype("float32") + labels.repeat(205, axis=1)[:, :2048]
+    return training.Embeddings(vectors, labels, [f"class{i}" for i in range(10)], [], Path("unused"))
+
+
+@pytest.fixture
+def computed(monkeypatch):
+    """Counts the vector extractions that actually run (cache misses)."""
+    calls = []
+    extract = training._extract
+
+    def counting(*args, **kwargs):
+        calls.append(args[2])
+        return extract(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_extract", counting)
+    return calls
+
+
+def test_vectors_are_computed_once_then_read_from_the_cache(small_dataset, cache, computed, capsys):
+    base = random_base()
+    first = training.embed("train", base, batch_size=8, root=small_dataset)
+    second = training.embed("train", base, batch_size=8, root=small_dataset)
+    assert len(computed) == 1 and "loaded from the cache" in capsys.readouterr().out
+    assert first.vectors.shape == (40, 2048) and first.labels.shape == (40, 10)
+    assert np.array_equal(first.vectors, second.vectors) and np.array_equal(first.labels, second.labels)
+    assert first.files == second.files and first.files[0] == "dress/0.jpg"
+    assert first.path == second.path and first.path.parent == cache / "embeddings"
+    assert first.class_names == second.class_names == sorted(path.name for path in (small_dataset / "train").iterdir())
+
+
+def test_cached_vectors_are_what_the_base_computes(small_dataset, cache):
+    base = random_base()
+    cached = training.embed("validation", base, batch_size=8, root=small_dataset)
+    images = np.concatenate([batch for batch, _ in data.load_split("validation", SIZE, 8, root=small_dataset)])
+    pooled = keras.ops.convert_to_numpy(keras.ops.mean(base(images, training=False), axis=(1, 2)))
+    assert np.allclose(cached.vectors, pooled, atol=1e-5)
+
+
+@pytest.mark.parametrize("change", ["file contents", "image size", "weights", "batches"])
+def test_any_changed_input_computes_the_vectors_again(small_dataset, cache, computed, change):
+    training.embed("train", random_base(), batch_size=8, root=small_dataset)
+    base, max_batches = random_base(), None
+    if change == "file contents":
+        write_image(small_dataset / "train" / "hat" / "0.jpg", seed=999)
+    elif change == "image size":
+        base = random_base(size=SIZE + 1)
+    elif change == "weights":
+        base = random_base(seed=2)
+    else:
+        max_batches = 2
+    again = training.embed("train", base, batch_size=8, max_batches=max_batches, root=small_dataset)
+    assert len(computed) == 2
+    assert len(list((cache / "embeddings").glob("*.npz"))) == 2
+    assert len(again.vectors) == (16 if change == "batches" else 40)
+
+
+def test_an_interrupted_write_is_never_read_as_complete(small_dataset, cache, computed, monkeypatch):
+    base = random_base()
+    real_savez = np.savez
+
+    def interrupted(file, **arrays):
+        real_savez(file, **arrays)
+        file.truncate(100)  # half written when the interruption comes
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        training.embed("train", base, batch_size=8, root=small_dataset)
+    assert list((cache / "embeddings").iterdir()) == []  # no cache file, no partial one left behind
+    monkeypatch.setattr(np, "savez", real_savez)
+    complete = training.embed("train", base, batch_size=8, root=small_dataset)
+    assert len(computed) == 2 and complete.vectors.shape == (40, 2048)
+
+
+def test_a_damaged_cache_file_is_computed_again(small_dataset, cache, computed, capsys):
+    base = random_base()
+    first = training.embed("train", base, batch_size=8, root=small_dataset)
+    first.path.write_bytes(first.path.read_bytes()[:500])
+    again = training.embed("train", base, batch_size=8, root=small_dataset)
+    assert len(computed) == 2 and "unreadable" in capsys.readouterr().out
+    assert np.array_equal(first.vectors, again.vectors)
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="the equivalence is checked on the real images (set WORKBOOK_DATA)")
+@pytest.mark.parametrize("size_inner", [None, 100])
+def test_head_on_cached_vectors_learns_what_the_full_model_learns(cache, size_inner):
+    """One epoch over the same real batches in the same order: the same head weights."""
+    base = random_base(size=150)
+    batches = 3
+    vectors = training.embed("train", base, batch_size=32, max_batches=batches)
+    images = data.load_split("train", 150, 32, max_batches=batches, shuffle=False)
+    keras.utils.set_random_seed(7)
+    on_vectors = models.make_head(learning_rate=0.01, size_inner=size_inner)
+    on_images = models.make_head(learning_rate=0.01, size_inner=size_inner)
+    on_images.set_weights(on_vectors.get_weights())
+    start = on_vectors.get_weights()
+    on_vectors.fit(vectors.vectors, vectors.labels, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    models.join(base, on_images).fit(images, epochs=1, verbose=0)  # the joined model trains on_images itself
+    moved = max(np.abs(a - b).max() for a, b in zip(on_vectors.get_weights(), start))
+    difference = max(np.abs(a - b).max() for a, b in zip(on_vectors.get_weights(), on_images.get_weights()))
+    assert moved > 1e-3 and difference <= 1e-5
+
+
+def test_make_head_is_the_top_of_make_model():
+    for size_inner, droprate in [(None, 0.0), (100, 0.0), (10, 0.5)]:
+        full = models.make_model(input_size=SIZE, size_inner=size_inner, droprate=droprate, weights=None)
+        head = models.make_head(size_inner=size_inner, droprate=droprate)
+        assert [type(layer) for layer in full.layers[3:]] == [type(layer) for layer in head.layers[1:]]
+        assert full.count_params() - full.layers[1].count_params() == head.count_params()
+        assert type(head.optimizer) is type(full.optimizer) and head.loss.get_config() == full.loss.get_config()
+    with pytest.raises(ValueError, match="droprate"):
+        models.make_head(droprate=1.0)
+
+
+def test_joined_model_takes_images_and_saves_and_reloads(small_dataset, cache, tmp_path):
+    base = random_base()
+    vectors = training.embed("validation", base, batch_size=8, root=small_dataset)
+    head = models.make_head(learning_rate=0.001, size_inner=10)
+    head.fit(vectors.vectors, vectors.labels, epochs=2, verbose=0)
+    model = models.join(base, head)
+    images = np.concatenate([batch for batch, _ in data.load_split("validation", SIZE, 8, root=small_dataset)])
+    assert model.input_shape == (None, SIZE, SIZE, 3)
+    assert np.allclose(model.predict(images, verbose=0), head.predict(vectors.vectors, verbose=0), atol=1e-5)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    assert np.allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+    assert np.isclose(float(reloaded.optimizer.learning_rate), 0.001)
+
+
+def test_sweep_trains_one_head_per_configuration():
+    train, val = synthetic(200), synthetic(60, seed=1)
+    configs = [{"learning_rate": 0.001}, {"learning_rate": 0.001, "size_inner": 10}]
+    histories = training.sweep(configs, train, val, epochs=3, batch_size=32, seed=4)
+    assert list(histories) == ["learning_rate=0.001", "learning_rate=0.001, size_inner=10"]
+    assert all(len(history.history["val_accuracy"]) == 3 for history in histories.values())
+    assert histories["learning_rate=0.001, size_inner=10"].model.count_params() == 2048 * 10 + 10 + 10 * 10 + 10
+    again = training.sweep(configs[:1], train, val, epochs=3, batch_size=32, seed=4)
+    assert again["learning_rate=0.001"].history == histories["learning_rate=0.001"].history  # same seed, same run
+    assert histories["learning_rate=0.001"].history["val_accuracy"][-1] > 0.5  # separable vectors: it learns
+    with pytest.raises(ValueError, match="configs is empty"):
+        training.sweep([], train, val, epochs=1)
+    with pytest.raises(ValueError, match="repeats"):
+        training.sweep(configs[:1] * 2, train, val, epochs=1)
+
+
+def test_best_and_results_report_the_best_epoch():
+    history = {"val_accuracy": [0.2, 0.6, 0.5, 0.6], "val_loss": [2.0, 1.0, 1.5, 1.2]}
+    assert training.best(history) == (0.6, 2) and training.best(history, "val_loss") == (1.0, 2)
+    assert training.results({"a": history}) == {"a": {"best_val_accuracy": 0.6, "best_epoch": 2}}
+
+
+def test_interrupt_after_stops_fit_at_the_end_of_that_epoch():
+    train = synthetic(64)
+    head = models.make_head()
+    with pytest.raises(training.Interrupted, match="after epoch 2"):
+        head.fit(train.vectors, train.labels, epochs=5, callbacks=[training.InterruptAfter(2)], verbose=0)
+    assert int(head.optimizer.iterations) == 2 * 2
+    with pytest.raises(ValueError):
+        training.InterruptAfter(0)
+
+
+WORKER = Path(__file__).with_name("resume_worker.py")
+EPOCHS, STEPS = 6, 10  # what resume_worker.py trains: 6 epochs of 10 batches
+
+
+def start_worker(backup: Path, log: Path, result: Path, pause_epoch: int = -1) -> subprocess.Popen:
+    command = [sys.executable, str(WORKER), str(backup), str(log), str(result), str(pause_epoch)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(log: Path, line: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and line in log.read_text().splitlines():
+            return
+        if process.poll() is not None:
+            pytest.fail(f"worker ended before {line!r}: {process.stderr.read()}")
+        time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"no {line!r} in {log} after {timeout} s")
+
+
+def test_a_killed_training_process_resumes_after_its_last_finished_epoch(tmp_path):
+    backup, log, result = tmp_path / "backup", tmp_path / "log.txt", tmp_path / "weights.npz"
+    first = start_worker(backup, log, result, pause_epoch=3)
+    wait_for(log, "paused", first)  # in the middle of epoch 3 (0-based): epochs 0-2 are done
+    os.kill(first.pid, signal.SIGKILL)
+    assert first.wait(timeout=30) == -signal.SIGKILL and not result.exists()
+    before = log.read_text().splitlines()
+    second = start_worker(backup, log, result)
+    assert second.wait(timeout=300) == 0, second.stderr.read()
+    after = log.read_text().splitlines()[len(before) :]
+
+    finished_before = [int(line.split()[1]) for line in before if line.startswith("end")]
+    assert finished_before == [0, 1, 2]
+    assert after[0] == "begin 3"  # resumed right after the last finished epoch
+    finished = finished_before + [int(line.split()[1]) for line in after if line.startswith("end")]
+    assert finished == list(range(EPOCHS))  # every planned epoch exactly once
+    resumed = np.load(result)
+    assert int(resumed["iterations"]) == EPOCHS * STEPS and not backup.exists()
+
+    uninterrupted = start_worker(tmp_path / "backup2", tmp_path / "log2.txt", tmp_path / "reference.npz")
+    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read()
+    reference = np.load(tmp_path / "reference.npz")
+    for name in reference.files:
+        assert np.array_equal(resumed[name], reference[name]), name  # the same training as without the kill
