@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from workbook import models  # first: it quiets TensorFlow's start-up messages
+from workbook import models
 
 
 class EpochLog(keras.callbacks.Callback):

@@ -126,12 +126,18 @@ def best(history, metric: str = "val_accuracy") -> tuple[float, int]:
 
 
 def sweep(
-    configs: list[dict], train: Embeddings, val: Embeddings, epochs: int, batch_size: int = 32, seed: int = 1
+    configs: list[dict],
+    train: Embeddings,
+    val: Embeddings,
+    epochs: int,
+    batch_size: int = 32,
+    seed: int = 1,
+    shuffle: bool = True,
 ) -> dict[str, keras.callbacks.History]:
     """Train one head per configuration (keyword arguments of `models.make_head`) and return the histories.
 
     Every head starts from the same seed, so the configurations differ only in what they set.
-    The trained head of each is `history.model`.
+    The trained head of each is `history.model`. `shuffle=False` keeps the vectors in file order.
     """
     if not configs:
         raise ValueError("configs is empty: give a list of make_head arguments, such as [{'learning_rate': 0.01}]")
@@ -149,6 +155,7 @@ def sweep(
             batch_size=batch_size,
             epochs=epochs,
             validation_data=(val.vectors, val.labels),
+            shuffle=shuffle,
             verbose=0,
         )
         accuracy, epoch = best(history)
