@@ -75,3 +75,26 @@ def test_doctor_says_how_to_get_a_missing_dataset(tmp_path, monkeypatch, capsys)
     assert main(["doctor"]) == 1
     out = capsys.readouterr().out
     assert f"Dataset     missing at {tmp_path / 'none'}" in out and "make fetch" in out
+
+
+def test_summary_shows_each_configuration_of_a_sweep_on_its_own_line():
+    from workbook import run
+
+    metrics = {"chosen_learning_rate": 0.001, "learning_rate=0.1": {"best_val_accuracy": 0.6, "best_epoch": 2}}
+    table = run.summary_table([run.Result("05_learning_rate", "ok", 12.0, {}, metrics)]).splitlines()
+    assert table[2].startswith("05_learning_rate") and table[2].endswith("chosen_learning_rate=0.001")
+    assert table[3].strip() == "learning_rate=0.1: best_val_accuracy=0.6, best_epoch=2"
+
+
+def test_record_metrics_writes_nested_values_and_output_dir_uses_the_run_folder(tmp_path, monkeypatch):
+    import json
+
+    import numpy as np
+
+    from workbook import session
+
+    monkeypatch.setenv(session.METRICS_ENV, str(tmp_path / "05.metrics.json"))
+    session.record_metrics(best=np.float32(0.5), sweep={"a": {"best_epoch": np.int64(3)}})
+    assert json.loads((tmp_path / "05.metrics.json").read_text()) == {"best": 0.5, "sweep": {"a": {"best_epoch": 3}}}
+    assert session.output_dir("06_checkpointing") == tmp_path / "06_checkpointing"
+    assert (tmp_path / "06_checkpointing").is_dir()

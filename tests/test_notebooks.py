@@ -41,8 +41,17 @@ def smoke_run(dataset_root, tmp_path_factory):
     return out, results
 
 
-def test_the_course_has_notebooks_01_to_04():
-    assert [path.stem[:2] for path in NOTEBOOKS][:4] == ["01", "02", "03", "04"]
+def test_the_course_has_notebooks_01_to_08():
+    assert [path.stem for path in NOTEBOOKS][:8] == [
+        "01_images_as_arrays",
+        "02_pretrained_xception",
+        "03_convolutions",
+        "04_transfer_learning",
+        "05_learning_rate",
+        "06_checkpointing",
+        "07_inner_layers",
+        "08_dropout",
+    ]
 
 
 def test_every_notebook_passes_the_smoke_run(smoke_run):
@@ -66,6 +75,36 @@ def test_smoke_run_writes_metrics_and_a_summary(smoke_run):
     for path in NOTEBOOKS:
         assert re.search(rf"^{path.stem}\s+ok\s+\d", summary, re.MULTILINE)
     assert "best_val_accuracy=" in summary
+
+
+# The configurations each sweep notebook must run (DESIGN.md §3), as training.sweep labels them.
+SWEEPS = {
+    "05_learning_rate": [f"learning_rate={rate}" for rate in (0.0001, 0.001, 0.01, 0.1)],
+    "07_inner_layers": [f"learning_rate=0.001, size_inner={size}" for size in (10, 100, 1000)],
+    "08_dropout": [f"learning_rate=0.001, size_inner=100, droprate={rate}" for rate in (0.0, 0.2, 0.5, 0.8)],
+}
+
+
+@pytest.mark.parametrize("notebook", sorted(SWEEPS))
+def test_sweeps_record_every_configuration_in_the_summary(smoke_run, notebook):
+    out, _ = smoke_run
+    metrics = json.loads((out / f"{notebook}.metrics.json").read_text())["metrics"]
+    for label in SWEEPS[notebook]:
+        assert set(metrics[label]) == {"best_val_accuracy", "best_epoch"}, label
+        assert 0 <= metrics[label]["best_val_accuracy"] <= 1 and metrics[label]["best_epoch"] == 1  # smoke: 1 epoch
+    summary = (out / "summary.txt").read_text()
+    assert all(f"{label}: best_val_accuracy=" in summary for label in SWEEPS[notebook])
+
+
+def test_executed_06_reloads_the_best_checkpoint_and_resumes(smoke_run):
+    out, _ = smoke_run
+    run_dir = out / "06_checkpointing"
+    checkpoints = sorted(path.name for path in run_dir.glob("xception_v1_*.keras"))
+    assert checkpoints and all(re.fullmatch(r"xception_v1_\d{2}_\d\.\d{3}\.keras", name) for name in checkpoints)
+    assert (run_dir / "clothing_model_v1.keras").is_file() and (run_dir / "head_v1.weights.h5").is_file()
+    assert not (run_dir / "backup").exists()  # deleted once the resumed run completed
+    record = json.loads((out / "06_checkpointing.metrics.json").read_text())["metrics"]
+    assert record["reloaded_val_accuracy"] == record["best_val_accuracy"]
 
 
 def test_executed_04_reports_files_and_classes(smoke_run, dataset_root):
@@ -197,6 +236,33 @@ CONCEPTS = {
         ".fit(",
         "plots.learning_curves",
     ],
+    "05": [
+        "training=False",
+        "np.array_equal",
+        "models.join",
+        "training.embed",
+        "shuffle=False",
+        "<= 1e-5",
+        "training.sweep",
+        "plots.sweep",
+        "record_metrics",
+    ],
+    "06": [
+        "keras.callbacks.ModelCheckpoint",
+        "{epoch:02d}_{val_accuracy:.3f}.keras",
+        "save_best_only=True",
+        'monitor="val_accuracy"',
+        'mode="max"',
+        "keras.models.load_model",
+        "reloaded_accuracy == best_accuracy",
+        ".save_weights(",
+        ".weights.h5",
+        ".load_weights(",
+        "keras.callbacks.BackupAndRestore",
+        "models.join",
+    ],
+    "07": ['activation="relu"', "size_inner", "training.sweep", "plots.sweep", "count_params()"],
+    "08": ["keras.layers.Dropout(", "training=True", "training=False", "droprate", "train=True", "training.sweep"],
 }
 
 

@@ -51,3 +51,30 @@ def test_curves_and_bars_have_legends_and_labels():
     assert ax.get_legend() and ax.get_xlabel() == "z" and ax.get_title() == "Sigmoid"
     ax = plots.bars(["a", "b"], {"logits": [1, 2], "probabilities": [0.27, 0.73]}, "Softmax", "value").axes[0]
     assert len(ax.patches) == 4 and ax.get_ylabel() == "value" and ax.get_legend()
+
+
+def test_sweep_overlays_validation_curves_with_a_legend():
+    histories = {
+        "learning_rate=0.1": {"accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.3]},
+        "learning_rate=0.01": {"accuracy": [0.4, 0.6], "val_accuracy": [0.45, 0.55]},
+    }
+    fig = plots.sweep(histories, title="Validation accuracy per learning rate")
+    (ax,) = fig.axes
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "learning_rate=0.1: validation",
+        "learning_rate=0.01: validation",
+    ]
+    assert list(ax.lines[1].get_ydata()) == [0.45, 0.55]
+    assert ax.get_title() and ax.get_xlabel() == "epoch" and ax.get_ylabel() == "accuracy"
+
+
+def test_sweep_panels_show_training_and_validation_per_run():
+    histories = {f"droprate={rate}": {"accuracy": [0.5, 0.9], "val_accuracy": [0.4, 0.5]} for rate in (0.0, 0.5)}
+    fig = plots.sweep(histories, title="Per dropout rate", train=True, panels=True)
+    assert len(fig.axes) == 2 and titled(fig)
+    for ax, label in zip(fig.axes, histories):
+        assert ax.get_title() == label and [line.get_label() for line in ax.lines] == ["validation", "training"]
+    with pytest.raises(ValueError, match="No 'val_loss'"):
+        plots.sweep(histories, title="t", metric="loss")
+    with pytest.raises(ValueError, match="No histories"):
+        plots.sweep({}, title="t")

@@ -46,7 +46,7 @@ def sweep(
         prefix = "" if panels else f"{label}: "
         ax.plot(epochs, values[f"val_{metric}"], "o-", color=colour, label=f"{prefix}validation")
         if train:
-            ax.plot(epochs, values[metric], "--", color=colour, label=f"{prefix}training")
+            ax.plot(epochs, values[metric], ".--", color=colour, label=f"{prefix}training")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(title=label if panels else title, xlabel="epoch", ylabel=metric if index == 0 or not panels else "")
         ax.legend(fontsize=8)

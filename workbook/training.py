@@ -53,7 +53,7 @@ def embed(
     """The pooled vectors of `split` under the frozen `base`: from the cache, or computed once and cached.
 
     The cache key covers the image files (names and contents), the image size, every weight of
-    `base`, the batch size and the library versions; any change computes the vectors again.
+    `base` and the library versions; any change computes the vectors again.
     """
     dataset = data.load_split(split, base.input_shape[1], batch_size, max_batches=max_batches, root=root, shuffle=False)
     folder = Path(dataset.file_paths[0]).parents[1]
@@ -64,7 +64,6 @@ def embed(
         "files": _files_digest(files, folder),
         "images": len(files),
         "image_size": base.input_shape[1],
-        "batch_size": batch_size,
         "weights": weights_digest(base),
         "keras": keras.__version__,
         "backend": f"{keras.config.backend()} {importlib.metadata.version(keras.config.backend())}",
