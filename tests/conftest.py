@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,10 @@ REAL_DATA = data.dataset_dir().is_dir()
 
 
 def pytest_configure(config):
-    """With WORKBOOK_REQUIRE_DATA=1 (CI), a missing dataset fails the run instead of using generated data."""
+    """With WORKBOOK_REQUIRE_DATA=1 (CI), a missing dataset fails the run instead of using generated data.
+
+    Files the notebooks write (06's checkpoints) go to a temporary folder, not the repository's runs/.
+    """
     if os.environ.get(REQUIRE_ENV) == "1" and not REAL_DATA:
         pytest.exit(
             f"{REQUIRE_ENV}=1 but there is no dataset at {data.dataset_dir()}. "
@@ -25,6 +30,13 @@ def pytest_configure(config):
             "or unset WORKBOOK_REQUIRE_DATA to test on a small generated dataset.",
             returncode=1,
         )
+    if "WORKBOOK_RUNS" not in os.environ:
+        os.environ["WORKBOOK_RUNS"] = config._workbook_runs = tempfile.mkdtemp(prefix="workbook-runs-")
+
+
+def pytest_unconfigure(config):
+    if hasattr(config, "_workbook_runs"):
+        shutil.rmtree(config._workbook_runs, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -53,6 +53,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("WORKBOOK_CACHE", REPO_ROOT / ".cache"))
 
 
+def runs_dir() -> Path:
+    """Where run folders go: $WORKBOOK_RUNS if set, else `runs/` in the repository (gitignored)."""
+    return Path(os.environ.get("WORKBOOK_RUNS") or REPO_ROOT / "runs")
+
+
 def dataset_dir() -> Path:
     """Where the dataset should be: WORKBOOK_DATA, else data/clothing-dataset-small."""
     configured = os.environ.get("WORKBOOK_DATA")
@@ -399,20 +404,26 @@ def load_split(
     root: Path | None = None,
     shuffle: bool | None = None,
 ):
-    """The notebook-04 pipeline for one split: shuffled (with `seed`) only for train unless `shuffle` says."""
+    """The notebook-04 pipeline for one split: shuffled (with `seed`) only for train unless `shuffle` says.
+
+    The dataset's `directory` is the folder it reads (the split, or its clean view in the cache).
+    """
     import keras
 
     if image_size < MIN_IMAGE_SIZE:
         raise ValueError(f"image_size must be at least {MIN_IMAGE_SIZE} px (Xception's minimum), not {image_size}")
+    directory = split_dir(split, root)
     dataset = keras.utils.image_dataset_from_directory(
-        split_dir(split, root),
+        directory,
         label_mode="categorical",
         image_size=(image_size, image_size),
         batch_size=batch_size,
         shuffle=split == "train" if shuffle is None else shuffle,
         seed=seed,
     )
-    return prepare(dataset, max_batches)
+    dataset = prepare(dataset, max_batches)
+    dataset.directory = directory
+    return dataset
 
 
 def example_image(class_name: str, split: str = "train", index: int = 0, root: Path | None = None) -> Path:

@@ -13,7 +13,6 @@ from pathlib import Path
 from workbook import data, session
 
 NOTEBOOKS_DIR = data.REPO_ROOT / "notebooks"
-RUNS_DIR = data.REPO_ROOT / "runs"
 
 # Values a profile sets; a notebook receives only the names its parameters cell declares.
 PROFILES: dict[str, dict] = {
@@ -157,7 +156,7 @@ def run(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend drops figures from executed notebooks
     preflight(notebooks, profile, overrides)
-    out = Path(out or RUNS_DIR / f"{profile}-{datetime.now():%Y%m%d-%H%M%S}")
+    out = Path(out or data.runs_dir() / f"{profile}-{datetime.now():%Y%m%d-%H%M%S}")
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for number, notebook in enumerate(notebooks, start=1):

@@ -35,15 +35,17 @@ def setup() -> None:
 
 
 def output_dir(name: str) -> Path:
-    """A new folder for files a notebook writes (checkpoints, saved models): in the run folder under
-    `python -m workbook run`, else `runs/<name>-<date>-<time>/` in the repository."""
+    """A folder for files a notebook writes (checkpoints, saved models): in the run folder under
+    `python -m workbook run`, else a new `runs/<name>-<date>-<time>/` (or under $WORKBOOK_RUNS)."""
     from datetime import datetime
 
     from workbook import data
 
     metrics = os.environ.get(METRICS_ENV)
-    parent = Path(metrics).parent if metrics else data.REPO_ROOT / "runs"
-    folder = parent / (name if metrics else f"{name}-{datetime.now():%Y%m%d-%H%M%S}")
+    if metrics:
+        folder = Path(metrics).parent / name
+    else:
+        folder = data.runs_dir() / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -56,12 +56,11 @@ def embed(
     `base` and the library versions; any change computes the vectors again.
     """
     dataset = data.load_split(split, base.input_shape[1], batch_size, max_batches=max_batches, root=root, shuffle=False)
-    folder = Path(dataset.file_paths[0]).parents[1]
     used = dataset.file_paths[: max_batches * batch_size] if max_batches else dataset.file_paths
-    files = [Path(path).relative_to(folder).as_posix() for path in used]
+    files = [Path(path).relative_to(dataset.directory).as_posix() for path in used]
     key = {
         "split": split,
-        "files": _files_digest(files, folder),
+        "files": _files_digest(files, dataset.directory),
         "images": len(files),
         "image_size": base.input_shape[1],
         "weights": weights_digest(base),
@@ -85,7 +84,7 @@ def _extract(dataset, base: keras.Model, description: str) -> tuple[np.ndarray, 
     inputs = keras.Input(shape=base.input_shape[1:])
     extractor = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(base(inputs, training=False)))
     vectors, labels = [], []
-    for images, batch_labels in tqdm(dataset, desc=description, unit="batch", total=len(dataset)):
+    for images, batch_labels in tqdm(dataset, desc=description, unit="batch", total=len(dataset), mininterval=3):
         vectors.append(keras.ops.convert_to_numpy(extractor.predict_on_batch(images)))
         labels.append(keras.ops.convert_to_numpy(batch_labels))
     return np.concatenate(vectors), np.concatenate(labels)
