@@ -4,6 +4,8 @@ The course's way fits the full model (frozen Xception, pooling, head) on the ima
 configuration. The cached way computes the pooled vectors once and fits a head per configuration
 on them (`workbook.training`). Both see the same batches in the same order (file order, no
 shuffling), so the first configuration must end with the same head weights; the script checks it.
+The training images are the first ones in file order (mostly one class): the timing does not depend
+on which images they are, and with random weights (the default) nothing is learned anyway.
 
     python benchmarks/sweep_speed.py                      # 4 learning rates x 10 epochs, 320 train images
     python benchmarks/sweep_speed.py --train-images 640 --rates 0.001 0.01 --epochs 5
