@@ -2,6 +2,7 @@
 PYTHON ?= python3
 PROFILE ?= full
 NOTEBOOKS ?=
+PARAMS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -13,8 +14,8 @@ $(VENV)/installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
-run: $(VENV)/installed  ## execute the notebooks: make run [PROFILE=smoke] [NOTEBOOKS="01 04"]
-	$(BIN)/python -m workbook run --profile $(PROFILE) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
+run: $(VENV)/installed  ## execute the notebooks: make run [PROFILE=smoke] [NOTEBOOKS="01 04"] [PARAMS="-p EPOCHS 3"]
+	$(BIN)/python -m workbook run --profile $(PROFILE) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(PARAMS)
 
 smoke: $(VENV)/installed  ## every notebook in seconds, random weights, no network
 	$(BIN)/python -m workbook run --profile smoke $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
