@@ -96,5 +96,12 @@ def test_record_metrics_writes_nested_values_and_output_dir_uses_the_run_folder(
     monkeypatch.setenv(session.METRICS_ENV, str(tmp_path / "05.metrics.json"))
     session.record_metrics(best=np.float32(0.5), sweep={"a": {"best_epoch": np.int64(3)}})
     assert json.loads((tmp_path / "05.metrics.json").read_text()) == {"best": 0.5, "sweep": {"a": {"best_epoch": 3}}}
-    assert session.output_dir("06_checkpointing") == tmp_path / "06_checkpointing"
-    assert (tmp_path / "06_checkpointing").is_dir()
+    folder = session.output_dir("06_checkpointing")
+    assert folder == tmp_path / "06_checkpointing" and folder.is_dir()
+    (folder / "xception_v1_01_0.500.keras").write_text("from an earlier run into the same folder")
+    assert list(session.output_dir("06_checkpointing").iterdir()) == []  # a rerun starts empty
+    monkeypatch.delenv(session.METRICS_ENV)
+    monkeypatch.setenv("WORKBOOK_RUNS", str(tmp_path / "runs"))
+    first, second = session.output_dir("06_checkpointing"), session.output_dir("06_checkpointing")
+    assert first != second and first.parent == second.parent == tmp_path / "runs"
+    assert first.name.startswith("06_checkpointing-")

@@ -243,6 +243,18 @@ def test_pipeline_over_bad_files_leaves_them_out_and_runs_a_full_epoch(bad_datas
     assert dataset.class_names == CLASSES
 
 
+def test_clean_view_follows_added_and_removed_images(small_dataset, cache):
+    (small_dataset / "train" / "hat" / "broken.jpg").write_bytes(b"not a jpeg")
+    first = data.split_dir("train", small_dataset)
+    write_image(small_dataset / "train" / "hat" / "added.jpg", seed=7)
+    added = data.split_dir("train", small_dataset)
+    assert added != first and (added / "hat" / "added.jpg").exists()
+    (small_dataset / "train" / "dress" / "0.jpg").unlink()
+    removed = data.split_dir("train", small_dataset)
+    assert not (removed / "dress" / "0.jpg").exists()
+    assert len(list(removed.rglob("*.jpg"))) == 40  # 39 of the generated images plus the added one
+
+
 def test_clean_split_is_used_in_place(small_dataset, cache):
     assert data.split_dir("validation", small_dataset) == small_dataset / "validation"
     assert not cache.exists()

@@ -39,7 +39,10 @@ def test_code_passes_the_linter_and_formatter():
     lint = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     formatted = subprocess.run(
-        [ruff, "format", "--check", "workbook", "tests", "images"], cwd=ROOT, capture_output=True, text=True
+        [ruff, "format", "--check", "workbook", "tests", "images", "notebooks", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert formatted.returncode == 0, formatted.stdout
 

@@ -154,6 +154,8 @@ def test_joined_model_takes_images_and_saves_and_reloads(small_dataset, cache, t
     reloaded = keras.models.load_model(tmp_path / "model.keras")
     assert np.allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
     assert np.isclose(float(reloaded.optimizer.learning_rate), 0.001)
+    with pytest.raises(ValueError, match="not compiled"):
+        models.join(base, keras.Sequential([keras.Input((2048,)), keras.layers.Dense(10)]))
 
 
 def test_sweep_trains_one_head_per_configuration():
@@ -166,15 +168,31 @@ def test_sweep_trains_one_head_per_configuration():
     again = training.sweep(configs[:1], train, val, epochs=3, batch_size=32, seed=4)
     assert again["learning_rate=0.001"].history == histories["learning_rate=0.001"].history  # same seed, same run
     assert histories["learning_rate=0.001"].history["val_accuracy"][-1] > 0.5  # separable vectors: it learns
-    with pytest.raises(ValueError, match="configs is empty"):
-        training.sweep([], train, val, epochs=1)
     with pytest.raises(ValueError, match="repeats"):
         training.sweep(configs[:1] * 2, train, val, epochs=1)
+
+
+@pytest.mark.parametrize(
+    "configs, epochs, message",
+    [
+        ([], 1, "non-empty list"),
+        ({"learning_rate": 0.01}, 1, "non-empty list"),
+        ([0.01, 0.001], 1, "must be a dict"),
+        ([{"learning_rate": 0.01}, {"learning_rat": 0.01}], 1, r"\['learning_rat'\]; a sweep can set learning_rate"),
+        ([{"learning_rate": 0.01}, {"droprate": 1.0}], 1, "droprate must be in"),
+        ([{"learning_rate": 0.01}], 0, "epochs must be at least 1"),
+    ],
+)
+def test_sweep_refuses_bad_configurations_before_training_any(configs, epochs, message, capsys):
+    with pytest.raises(ValueError, match=message):
+        training.sweep(configs, synthetic(64), synthetic(32), epochs=epochs)
+    assert "best val_accuracy" not in capsys.readouterr().out  # nothing trained first
 
 
 def test_best_and_results_report_the_best_epoch():
     history = {"val_accuracy": [0.2, 0.6, 0.5, 0.6], "val_loss": [2.0, 1.0, 1.5, 1.2]}
     assert training.best(history) == (0.6, 2) and training.best(history, "val_loss") == (1.0, 2)
+    assert training.best({"val_auc": [0.5, 0.9, 0.7]}, "val_auc") == (0.9, 2)
     assert training.results({"a": history}) == {"a": {"best_val_accuracy": 0.6, "best_epoch": 2}}
 
 

@@ -351,7 +351,10 @@ def split_dir(split: str, root: Path | None = None) -> Path:
     excluded = {p.path for p in report.excluded(split)}
     if not excluded:
         return root / split
-    key = hashlib.sha256(f"{root}|{sorted(excluded)}".encode()).hexdigest()[:16]
+    # Keyed by every file of the split (name, size, time), so an added or removed image gives a new view.
+    files = sorted(path for path in (root / split).rglob("*") if path.is_file())
+    listing = [(str(path.relative_to(root)), path.stat().st_size, path.stat().st_mtime_ns) for path in files]
+    key = hashlib.sha256(f"{root}|{sorted(excluded)}|{listing}".encode()).hexdigest()[:16]
     clean = cache_dir() / "clean" / key / split
     if not clean.is_dir():
         _link_tree(root / split, clean, {root / name for name in excluded})

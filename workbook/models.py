@@ -170,8 +170,8 @@ def join(base: keras.Model, head: keras.Model) -> keras.Model:
     It is compiled like `make_model`, with the head's learning rate and a fresh optimizer.
     Notebook 06 saves and reloads such a model.
     """
-    if head.optimizer is None:
-        raise ValueError("The head is not compiled: build it with models.make_head")
+    if getattr(head, "optimizer", None) is None:
+        raise ValueError("The head is not compiled: build it with models.make_head, or compile it first")
     inputs = keras.Input(shape=base.input_shape[1:])
     vectors = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
     return _compile(keras.Model(inputs, head(vectors)), float(head.optimizer.learning_rate))

@@ -35,8 +35,12 @@ def setup() -> None:
 
 
 def output_dir(name: str) -> Path:
-    """A folder for files a notebook writes (checkpoints, saved models): in the run folder under
-    `python -m workbook run`, else a new `runs/<name>-<date>-<time>/` (or under $WORKBOOK_RUNS)."""
+    """An empty folder for files a notebook writes (checkpoints, saved models).
+
+    Under `python -m workbook run` it is `<run folder>/<name>/`, emptied if an earlier run into the
+    same folder left files; otherwise a new `runs/<name>-<date>-<time>/` (runs/ or $WORKBOOK_RUNS).
+    """
+    import shutil
     from datetime import datetime
 
     from workbook import data
@@ -44,9 +48,14 @@ def output_dir(name: str) -> Path:
     metrics = os.environ.get(METRICS_ENV)
     if metrics:
         folder = Path(metrics).parent / name
+        shutil.rmtree(folder, ignore_errors=True)
     else:
-        folder = data.runs_dir() / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
-    folder.mkdir(parents=True, exist_ok=True)
+        stem = data.runs_dir() / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+        folder, count = stem, 1
+        while folder.exists():
+            count += 1
+            folder = stem.with_name(f"{stem.name}-{count}")
+    folder.mkdir(parents=True)
     return folder
 
 

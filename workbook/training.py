@@ -1,4 +1,4 @@
-"""Fast experiments (DESIGN.md §7): pooled vectors computed once and cached, heads trained on them, sweeps.
+"""Fast experiments: pooled vectors computed once and cached, heads trained on them, sweeps.
 
 Notebook 05 (`05_learning_rate.ipynb`) shows why training a head on cached vectors is the same
 as fitting the full model, and introduces these helpers.
@@ -19,6 +19,10 @@ import keras
 import numpy as np
 
 from workbook import data, models
+
+# Part of the cache key: raise it when the way vectors are computed changes (data.prepare, the extractor).
+PIPELINE_VERSION = 1
+HEAD_OPTIONS = ("learning_rate", "size_inner", "droprate")
 
 
 @dataclass
@@ -64,6 +68,7 @@ def embed(
         "images": len(files),
         "image_size": base.input_shape[1],
         "weights": weights_digest(base),
+        "pipeline": PIPELINE_VERSION,
         "keras": keras.__version__,
         "backend": f"{keras.config.backend()} {importlib.metadata.version(keras.config.backend())}",
     }
@@ -117,9 +122,12 @@ def _write(path: Path, key: dict, vectors: np.ndarray, labels: np.ndarray, class
 
 
 def best(history, metric: str = "val_accuracy") -> tuple[float, int]:
-    """The best value of `metric` in a Keras History and its epoch (counting from 1)."""
+    """The best value of `metric` in a Keras History and its epoch (counting from 1).
+
+    Best is the lowest for a loss, the highest for anything else (accuracy, AUC, ...).
+    """
     values = getattr(history, "history", history)[metric]
-    index = int(np.argmax(values)) if "acc" in metric else int(np.argmin(values))
+    index = int(np.argmin(values)) if "loss" in metric else int(np.argmax(values))
     return float(values[index]), index + 1
 
 
@@ -137,8 +145,7 @@ def sweep(
     Every head starts from the same seed, so the configurations differ only in what they set.
     The trained head of each is `history.model`. `shuffle=False` keeps the vectors in file order.
     """
-    if not configs:
-        raise ValueError("configs is empty: give a list of make_head arguments, such as [{'learning_rate': 0.01}]")
+    _check_configs(configs, epochs)
     labels = [", ".join(f"{name}={value}" for name, value in config.items()) for config in configs]
     if len(set(labels)) < len(labels):
         raise ValueError(f"configs repeats a configuration: {labels}")
@@ -160,6 +167,22 @@ def sweep(
         print(f"{label}: best val_accuracy {accuracy:.3f} at epoch {epoch} ({time.perf_counter() - started:.1f} s)")
         histories[label] = history
     return histories
+
+
+def _check_configs(configs: list[dict], epochs: int) -> None:
+    """Refuse bad configurations before any head trains, naming the bad one."""
+    example = "for example [{'learning_rate': 0.01}, {'learning_rate': 0.001}]"
+    if not isinstance(configs, list | tuple) or not configs:
+        raise ValueError(f"configs must be a non-empty list of make_head arguments, {example}; got {configs!r}")
+    for config in configs:
+        if not isinstance(config, dict):
+            raise ValueError(f"each configuration must be a dict of make_head arguments ({example}), not {config!r}")
+        unknown = sorted(set(config) - set(HEAD_OPTIONS))
+        if unknown:
+            raise ValueError(f"configuration {config} has {unknown}; a sweep can set {', '.join(HEAD_OPTIONS)}")
+        models.make_head(**config)  # raises ValueError for a bad value, such as droprate=1.0
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, not {epochs}")
 
 
 def results(histories: dict[str, keras.callbacks.History]) -> dict[str, dict]:
