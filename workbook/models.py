@@ -100,6 +100,15 @@ def base_model(weights: str | None = "imagenet", input_size: int = 150) -> keras
     return base
 
 
+def pooled_vectors(base: keras.Model):
+    """An image input and what the frozen `base` makes of it in inference mode, pooled: one vector per image.
+
+    The start of every model here (notebook 04 writes it out); `training.embed` caches its output.
+    """
+    inputs = keras.Input(shape=base.input_shape[1:])
+    return inputs, keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
+
+
 def _check_head(learning_rate: float, size_inner: int | None, droprate: float) -> None:
     if learning_rate <= 0:
         raise ValueError(f"learning_rate must be positive, not {learning_rate}")
@@ -142,9 +151,7 @@ def make_model(
     Notebook 04 builds this model step by step; later notebooks add the inner layer and dropout.
     """
     _check_head(learning_rate, size_inner, droprate)
-    base = base_model(weights, input_size)
-    inputs = keras.Input(shape=(input_size, input_size, 3))
-    vectors = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
+    inputs, vectors = pooled_vectors(base_model(weights, input_size))
     return _compile(keras.Model(inputs, _top(vectors, size_inner, droprate, num_classes)), learning_rate)
 
 
@@ -172,6 +179,5 @@ def join(base: keras.Model, head: keras.Model) -> keras.Model:
     """
     if getattr(head, "optimizer", None) is None:
         raise ValueError("The head is not compiled: build it with models.make_head, or compile it first")
-    inputs = keras.Input(shape=base.input_shape[1:])
-    vectors = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
+    inputs, vectors = pooled_vectors(base)
     return _compile(keras.Model(inputs, head(vectors)), float(head.optimizer.learning_rate))

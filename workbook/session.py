@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import warnings
+from datetime import datetime
 from pathlib import Path
 
 METRICS_ENV = "WORKBOOK_METRICS"  # set by `python -m workbook run` for each notebook
@@ -40,9 +42,6 @@ def output_dir(name: str) -> Path:
     Under `python -m workbook run` it is `<run folder>/<name>/`, emptied if an earlier run into the
     same folder left files; otherwise a new `runs/<name>-<date>-<time>/` (runs/ or $WORKBOOK_RUNS).
     """
-    import shutil
-    from datetime import datetime
-
     from workbook import data
 
     metrics = os.environ.get(METRICS_ENV)

@@ -86,8 +86,7 @@ def embed(
 def _extract(dataset, base: keras.Model, description: str) -> tuple[np.ndarray, np.ndarray]:
     from tqdm import tqdm
 
-    inputs = keras.Input(shape=base.input_shape[1:])
-    extractor = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(base(inputs, training=False)))
+    extractor = keras.Model(*models.pooled_vectors(base))
     vectors, labels = [], []
     for images, batch_labels in tqdm(dataset, desc=description, unit="batch", total=len(dataset), mininterval=3):
         vectors.append(keras.ops.convert_to_numpy(extractor.predict_on_batch(images)))
