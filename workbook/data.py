@@ -176,12 +176,12 @@ def fetch_dataset(target: Path | None = None, url: str | None = None, manifest: 
 
 def _download(url: str, destination: Path, timeout: float = 30) -> None:
     """Copy `url` to `destination` with a progress bar; network failures become a DataError with remedies."""
-    from tqdm.auto import tqdm
+    from workbook.progress import bar
 
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(destination, "wb") as out:
             size = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=size, unit="B", unit_scale=True, desc="dataset") as progress:
+            with bar(total=size, unit="B", unit_scale=True, desc="dataset") as progress:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
                     progress.update(len(block))

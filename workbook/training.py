@@ -84,11 +84,11 @@ def embed(
 
 
 def _extract(dataset, base: keras.Model, description: str) -> tuple[np.ndarray, np.ndarray]:
-    from tqdm import tqdm
+    from workbook.progress import bar
 
     extractor = keras.Model(*models.pooled_vectors(base))
     vectors, labels = [], []
-    for images, batch_labels in tqdm(dataset, desc=description, unit="batch", total=len(dataset), mininterval=3):
+    for images, batch_labels in bar(dataset, desc=description, unit="batch", total=len(dataset), mininterval=3):
         vectors.append(keras.ops.convert_to_numpy(extractor.predict_on_batch(images)))
         labels.append(keras.ops.convert_to_numpy(batch_labels))
     return np.concatenate(vectors), np.concatenate(labels)
