@@ -79,6 +79,16 @@ def dataset_root(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def smoke_run(dataset_root, tmp_path_factory):
+    """`python -m workbook run --profile smoke` over every notebook, once per test session (a run folder)."""
+    from workbook import run
+
+    out = tmp_path_factory.mktemp("smoke-run")
+    results = run.run("smoke", out=out)
+    return out, results
+
+
 @pytest.fixture
 def small_dataset(tmp_path) -> Path:
     """A fresh generated dataset a test may damage."""
