@@ -39,6 +39,12 @@ def pytest_unconfigure(config):
         shutil.rmtree(config._workbook_runs, ignore_errors=True)
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """Lines tests leave for the end of the report: where the browser test put its screenshots, or why it skipped."""
+    for line in config.__dict__.get("_workbook_summary", []):
+        terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(config, items):
     """nbval references were executed on the real dataset: compare them only when it is here."""
     skip = pytest.mark.skip(reason="nbval references need the real dataset (set WORKBOOK_DATA)")
