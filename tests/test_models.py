@@ -2,34 +2,65 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from workbook import models
+from workbook import data, models
 
 
 @pytest.fixture
 def offline(tmp_path, monkeypatch):
-    """An empty Keras cache and a network that refuses every download."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-
-    def refuse(url, *args, **kwargs):
-        raise urllib.error.URLError("network unreachable (test)")
-
-    monkeypatch.setattr(urllib.request, "urlretrieve", refuse)
-    monkeypatch.setattr(keras.src.utils.file_utils, "urlretrieve", refuse)
-    return tmp_path / "keras" / "models"
+    """An empty Keras cache and every ImageNet file's address on a closed local port."""
+    cache = tmp_path / "keras" / "models"
+    monkeypatch.setattr(models, "keras_cache", lambda: cache)
+    monkeypatch.setattr(models, "URLS", {name: f"http://127.0.0.1:9/{name}" for name in models.URLS})
+    return cache
 
 
-def test_imagenet_offline_raises_one_clear_error(offline):
+def test_imagenet_offline_raises_one_clear_error_that_starts_in_the_notebook(offline, capfd):
     with pytest.raises(models.WeightsUnavailable) as error:
         models.ensure_weights("imagenet")
     message = str(error.value)
-    assert "fetch --weights" in message and "WEIGHTS" in message and "PROFILE=smoke" in message
+    assert message.index("WEIGHTS = None in the parameters cell") < message.index("make fetch")
+    assert "fetch --weights" in message and "PROFILE=smoke" in message
+    assert "Downloading data from" not in "".join(capfd.readouterr())  # Keras never started a download
+    assert not offline.exists() or list(offline.iterdir()) == []
+
+
+def test_workbook_errors_render_in_a_notebook_as_their_message_alone():
+    error = models.WeightsUnavailable("Cannot download it.\nWhat to do:\n  - set WEIGHTS = None")
+    rendered = error._render_traceback_()  # what IPython shows instead of a traceback
+    assert len(rendered) == 1 and rendered[0].endswith("WeightsUnavailable\x1b[0m: " + str(error))
+    assert isinstance(models.ArgumentError("x"), ValueError)
+
+
+@pytest.mark.parametrize("behaviour", ["cut", "stall"])
+def test_a_download_that_breaks_off_raises_with_remedies_and_leaves_nothing(
+    offline, http_server, monkeypatch, behaviour
+):
+    name = models.WEIGHT_FILES[False]
+    http_server.files[name] = bytes(range(256)) * 400
+    monkeypatch.setattr(models, "URLS", {name: http_server.url(behaviour, name)})
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 0.5)
+    with pytest.raises(models.WeightsUnavailable, match="WEIGHTS = None"):
+        models.ensure_weights("imagenet")
+    assert list(offline.iterdir()) == []  # neither the file nor a partial one
+
+
+def test_weights_download_into_the_keras_cache(offline, http_server, monkeypatch):
+    name = models.WEIGHT_FILES[False]
+    http_server.files[name] = bytes(range(256)) * 400
+    monkeypatch.setattr(models, "URLS", {name: http_server.url("ok", name)})
+    models.ensure_weights("imagenet")
+    assert [path.name for path in offline.iterdir()] == [name]
+    assert (offline / name).read_bytes() == http_server.files[name]
+    assert models.weights_status()[name]
 
 
 def test_class_names_offline_raise_for_imagenet_weights(offline):
@@ -63,8 +94,42 @@ def test_weights_status_sees_cached_files(offline):
     assert status[models.WEIGHT_FILES[False]] and not status[models.WEIGHT_FILES[True]]
 
 
+PROBE = """
+import keras
+from workbook import models
+models.keras_cache().mkdir(parents=True, exist_ok=True)
+(models.keras_cache() / "probe.txt").write_text("cached")
+print(models.keras_cache())
+print(keras.utils.get_file("probe.txt", origin="http://127.0.0.1:9/probe.txt", cache_subdir="models"))
+"""
+
+
+def test_keras_cache_is_where_keras_looks_for_downloads(tmp_path):
+    """KERAS_HOME is read when Keras is imported, so it is set for a new process."""
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras-home")}
+    result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    cache, found = result.stdout.split()
+    assert Path(cache) == tmp_path / "keras-home" / "models" and Path(found) == Path(cache) / "probe.txt"
+
+
+def test_keras_cache_follows_keras_fallback_when_its_home_is_read_only(monkeypatch):
+    from keras.src.backend.config import keras_home
+
+    home, access = os.path.expanduser(keras_home()), os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == home else access(path, mode))
+    name = f"probe-{os.getpid()}.txt"
+    models.keras_cache().mkdir(parents=True, exist_ok=True)
+    (models.keras_cache() / name).write_text("cached")
+    try:
+        found = keras.utils.get_file(name, origin=f"http://127.0.0.1:9/{name}", cache_subdir="models")
+        assert Path(found) == models.keras_cache() / name and not str(found).startswith(home)
+    finally:
+        (models.keras_cache() / name).unlink()
+
+
 def test_missing_weights_file_is_a_value_error():
-    with pytest.raises(ValueError, match="existing weights file"):
+    with pytest.raises(models.ArgumentError, match="existing weights file"):
         models.ensure_weights("/no/such/weights.h5")
 
 

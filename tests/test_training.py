@@ -251,3 +251,30 @@ def test_a_killed_training_process_resumes_after_its_last_finished_epoch(tmp_pat
     reference = np.load(tmp_path / "reference.npz")
     for name in reference.files:
         assert np.array_equal(resumed[name], reference[name]), name  # the same training as without the kill
+
+
+def test_changing_the_code_that_computes_vectors_computes_them_again(small_dataset, cache, computed, monkeypatch):
+    base = random_base()
+    average = training.embed("validation", base, batch_size=8, root=small_dataset)
+
+    def max_pooled_vectors(base):
+        inputs = keras.Input(shape=base.input_shape[1:])
+        return inputs, keras.layers.GlobalMaxPooling2D()(base(inputs, training=False))
+
+    monkeypatch.setattr(models, "pooled_vectors", max_pooled_vectors)
+    maximum = training.embed("validation", base, batch_size=8, root=small_dataset)
+    assert len(computed) == 2 and maximum.path != average.path
+    assert not np.allclose(maximum.vectors, average.vectors)
+
+
+def test_the_dtype_policy_is_part_of_the_cache_key(monkeypatch):
+    before = training.code_digest()
+    monkeypatch.setattr(keras.config, "dtype_policy", lambda: keras.DTypePolicy("mixed_float16"))
+    assert training.code_digest() != before
+
+
+def test_best_never_picks_a_nan_epoch():
+    diverged = {"val_accuracy": [float("nan"), 0.4, float("nan")], "val_loss": [float("nan"), 2.0, 1.5]}
+    assert training.best(diverged) == (0.4, 2) and training.best(diverged, "val_loss") == (1.5, 3)
+    value, epoch = training.best({"val_loss": [float("nan")] * 3}, "val_loss")
+    assert np.isnan(value) and epoch is None

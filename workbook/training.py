@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import inspect
 import json
 import os
 import time
@@ -19,9 +20,8 @@ import keras
 import numpy as np
 
 from workbook import data, models
+from workbook.errors import ArgumentError
 
-# Part of the cache key: raise it when the way vectors are computed changes (data.prepare, the extractor).
-PIPELINE_VERSION = 1
 HEAD_OPTIONS = ("learning_rate", "size_inner", "droprate")
 
 
@@ -44,6 +44,16 @@ def weights_digest(model: keras.Model) -> str:
     return digest.hexdigest()
 
 
+def code_digest() -> str:
+    """A fingerprint of the code that turns image files into vectors: loading, resizing, preprocessing, pooling.
+
+    Part of the cache key, so changing any of that code (or the dtype policy) computes the vectors again.
+    """
+    steps = (data.split_dir, data.load_split, data.prepare, models.pooled_vectors, _extract)
+    sources = [inspect.getsource(step) for step in steps] + [keras.config.dtype_policy().name]
+    return hashlib.sha256("\0".join(sources).encode()).hexdigest()
+
+
 def _files_digest(files: list[str], folder: Path) -> str:
     digest = hashlib.sha256()
     for name in files:
@@ -57,7 +67,7 @@ def embed(
     """The pooled vectors of `split` under the frozen `base`: from the cache, or computed once and cached.
 
     The cache key covers the image files (names and contents), the image size, every weight of
-    `base` and the library versions; any change computes the vectors again.
+    `base`, the code that computes the vectors and the library versions; any change computes them again.
     """
     dataset = data.load_split(split, base.input_shape[1], batch_size, max_batches=max_batches, root=root, shuffle=False)
     used = dataset.file_paths[: max_batches * batch_size] if max_batches else dataset.file_paths
@@ -68,7 +78,7 @@ def embed(
         "images": len(files),
         "image_size": base.input_shape[1],
         "weights": weights_digest(base),
-        "pipeline": PIPELINE_VERSION,
+        "code": code_digest(),
         "keras": keras.__version__,
         "backend": f"{keras.config.backend()} {importlib.metadata.version(keras.config.backend())}",
     }
@@ -76,7 +86,7 @@ def embed(
     path = data.cache_dir() / "embeddings" / f"{split}_{key['image_size']}px_{name}.npz"
     cached = _read(path, key)
     if cached is not None:
-        print(f"{split}: {len(files)} vectors loaded from the cache ({path.name})")
+        print(f"{split}: {len(files)} vectors loaded from the cache")
         return Embeddings(*cached, files=files, path=path)
     vectors, labels = _extract(dataset, base, f"{split}: computing vectors once")
     _write(path, key, vectors, labels, dataset.class_names)
@@ -120,13 +130,16 @@ def _write(path: Path, key: dict, vectors: np.ndarray, labels: np.ndarray, class
         partial.unlink(missing_ok=True)
 
 
-def best(history, metric: str = "val_accuracy") -> tuple[float, int]:
-    """The best value of `metric` in a Keras History and its epoch (counting from 1).
+def best(history, metric: str = "val_accuracy") -> tuple[float, int | None]:
+    """The best value of `metric` in a Keras History and its epoch (counting from 1); NaN epochs never win.
 
-    Best is the lowest for a loss, the highest for anything else (accuracy, AUC, ...).
+    Best is the lowest for a loss, the highest for anything else (accuracy, AUC, ...). When every
+    value is NaN (training diverged from the start), the answer is (nan, None).
     """
-    values = getattr(history, "history", history)[metric]
-    index = int(np.argmin(values)) if "loss" in metric else int(np.argmax(values))
+    values = np.asarray(getattr(history, "history", history)[metric], dtype=float)
+    if np.isnan(values).all():
+        return float("nan"), None
+    index = int(np.nanargmin(values)) if "loss" in metric else int(np.nanargmax(values))
     return float(values[index]), index + 1
 
 
@@ -147,7 +160,7 @@ def sweep(
     _check_configs(configs, epochs)
     labels = [", ".join(f"{name}={value}" for name, value in config.items()) for config in configs]
     if len(set(labels)) < len(labels):
-        raise ValueError(f"configs repeats a configuration: {labels}")
+        raise ArgumentError(f"configs repeats a configuration: {labels}")
     histories = {}
     for label, config in zip(labels, configs):
         keras.utils.set_random_seed(seed)
@@ -172,16 +185,16 @@ def _check_configs(configs: list[dict], epochs: int) -> None:
     """Refuse bad configurations before any head trains, naming the bad one."""
     example = "for example [{'learning_rate': 0.01}, {'learning_rate': 0.001}]"
     if not isinstance(configs, list | tuple) or not configs:
-        raise ValueError(f"configs must be a non-empty list of make_head arguments, {example}; got {configs!r}")
+        raise ArgumentError(f"configs must be a non-empty list of make_head arguments, {example}; got {configs!r}")
     for config in configs:
         if not isinstance(config, dict):
-            raise ValueError(f"each configuration must be a dict of make_head arguments ({example}), not {config!r}")
+            raise ArgumentError(f"each configuration must be a dict of make_head arguments ({example}), not {config!r}")
         unknown = sorted(set(config) - set(HEAD_OPTIONS))
         if unknown:
-            raise ValueError(f"configuration {config} has {unknown}; a sweep can set {', '.join(HEAD_OPTIONS)}")
-        models.make_head(**config)  # raises ValueError for a bad value, such as droprate=1.0
+            raise ArgumentError(f"configuration {config} has {unknown}; a sweep can set {', '.join(HEAD_OPTIONS)}")
+        models.make_head(**config)  # raises ArgumentError for a bad value, such as droprate=1.0
     if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, not {epochs}")
+        raise ArgumentError(f"epochs must be at least 1, not {epochs}")
 
 
 def results(histories: dict[str, keras.callbacks.History]) -> dict[str, dict]:
@@ -206,7 +219,7 @@ class InterruptAfter(keras.callbacks.Callback):
     def __init__(self, epochs: int):
         super().__init__()
         if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, not {epochs}")
+            raise ArgumentError(f"epochs must be at least 1, not {epochs}")
         self.epochs = epochs
 
     def on_epoch_end(self, epoch, logs=None):
