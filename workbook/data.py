@@ -503,8 +503,8 @@ def _link_tree(source: Path, target: Path, keep: list[Path] | set[Path]) -> None
         raise
 
 
-def prepare(dataset, max_batches: int | None = None):
-    """Apply Xception's preprocessing, keep at most `max_batches` batches, and prefetch.
+def prepare(dataset, max_batches: int | None = None, preprocess: bool = True):
+    """Apply Xception's preprocessing (unless `preprocess` is False), keep at most `max_batches` batches, prefetch.
 
     The result keeps the loader's `class_names` and `file_paths` (all of them, also when batches are left out).
     """
@@ -514,7 +514,8 @@ def prepare(dataset, max_batches: int | None = None):
     if max_batches is not None and max_batches < 1:
         raise ArgumentError(f"max_batches must be None (every batch) or at least 1, not {max_batches}")
     class_names, file_paths = dataset.class_names, dataset.file_paths
-    dataset = dataset.map(lambda images, labels: (preprocess_input(images), labels))
+    if preprocess:
+        dataset = dataset.map(lambda images, labels: (preprocess_input(images), labels))
     if max_batches is not None:
         dataset = dataset.take(max_batches)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
@@ -530,10 +531,12 @@ def load_split(
     max_batches: int | None = None,
     root: Path | None = None,
     shuffle: bool | None = None,
+    preprocess: bool = True,
 ):
     """The notebook-04 pipeline for one split: shuffled (with `seed`) only for train unless `shuffle` says.
 
     The dataset's `directory` is the folder it reads (the split, or its clean view in the cache).
+    `preprocess=False` keeps the 0-255 pixels (for augmentation, which comes before preprocessing).
     """
     import keras
 
@@ -548,7 +551,7 @@ def load_split(
         shuffle=split == "train" if shuffle is None else shuffle,
         seed=seed,
     )
-    dataset = prepare(dataset, max_batches)
+    dataset = prepare(dataset, max_batches, preprocess)
     dataset.directory = directory
     return dataset
 
