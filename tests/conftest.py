@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,8 @@ REAL_DATA = data.dataset_dir().is_dir()
 def pytest_configure(config):
     """With WORKBOOK_REQUIRE_DATA=1 (CI), a missing dataset fails the run instead of using generated data.
 
-    Files the notebooks write (06's checkpoints) go to a temporary folder, not the repository's runs/.
+    Files the notebooks write (06's checkpoints) and the caches go to a temporary folder of this test
+    session, not the repository's runs/ and .cache/: no test depends on what an earlier run left.
     """
     if os.environ.get(REQUIRE_ENV) == "1" and not REAL_DATA:
         pytest.exit(
@@ -30,13 +34,14 @@ def pytest_configure(config):
             "or unset WORKBOOK_REQUIRE_DATA to test on a small generated dataset.",
             returncode=1,
         )
-    if "WORKBOOK_RUNS" not in os.environ:
-        os.environ["WORKBOOK_RUNS"] = config._workbook_runs = tempfile.mkdtemp(prefix="workbook-runs-")
+    config._workbook_tmp = tempfile.mkdtemp(prefix="workbook-tests-")
+    os.environ["WORKBOOK_RUNS"] = os.path.join(config._workbook_tmp, "runs")
+    os.environ["WORKBOOK_CACHE"] = os.path.join(config._workbook_tmp, "cache")
 
 
 def pytest_unconfigure(config):
-    if hasattr(config, "_workbook_runs"):
-        shutil.rmtree(config._workbook_runs, ignore_errors=True)
+    if hasattr(config, "_workbook_tmp"):
+        shutil.rmtree(config._workbook_tmp, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -106,3 +111,39 @@ def cache(tmp_path, monkeypatch) -> Path:
     """An empty cache folder for this test."""
     monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """GET /<behaviour>/<name>: ok sends the file, cut closes halfway, stall sends a little and goes quiet."""
+
+    def do_GET(self):
+        behaviour, _, name = self.path.strip("/").partition("/")
+        body = self.server.files.get(name, b"")
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if behaviour == "ok":
+            self.wfile.write(body)
+        elif behaviour == "cut":
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+        elif behaviour == "stall":
+            self.wfile.write(body[:10])
+            self.wfile.flush()
+            time.sleep(5)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    """A local web server (127.0.0.1 only) for download tests: put bytes in `.files`, then fetch `.url(kind, name)`."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads, server.block_on_close, server.files = True, False, {}
+    server.url = lambda behaviour, name: f"http://127.0.0.1:{server.server_port}/{behaviour}/{name}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from workbook import data
+import pytest
+from conftest import REAL_DATA
+
+from workbook import data, run
 from workbook.__main__ import main, parse_value
 
 
@@ -51,23 +56,124 @@ def test_parameter_values_are_python_literals():
     assert parse_value("[0.1, 0.01]") == [0.1, 0.01] and parse_value("imagenet") == "imagenet"
 
 
-def test_doctor_reports_versions_device_dataset_and_weights(dataset_root, tmp_path, monkeypatch, capsys):
+def test_doctor_reports_versions_dataset_and_the_keras_cache_in_use(dataset_root, tmp_path):
+    """KERAS_HOME is read when Keras is imported, so doctor runs as a new process with it set."""
     import keras
     import tensorflow as tf
 
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     (tmp_path / "keras" / "models").mkdir(parents=True)
     (tmp_path / "keras" / "models" / "imagenet_class_index.json").write_text("{}")
-    code = main(["doctor"])
-    out = capsys.readouterr().out
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras"), "WORKBOOK_DATA": str(dataset_root)}
+    result = subprocess.run([sys.executable, "-m", "workbook", "doctor"], env=env, capture_output=True, text=True)
+    out = result.stdout
     assert f"TensorFlow  {tf.__version__}" in out and f"Keras       {keras.__version__}" in out
-    assert "CPU only" in out or "GPU:" in out
-    expected = "verified against data/manifest" if data.verify(dataset_root) == [] else "files differ"
-    assert f"Dataset     {dataset_root}: " in out and expected in out
-    assert "imagenet_class_index.json: cached" in out
-    assert "xception_weights_tf_dim_ordering_tf_kernels_notop.h5: not cached" in out
+    cache = tmp_path / "keras" / "models"
+    assert f"imagenet_class_index.json: cached in {cache}" in out
+    assert f"xception_weights_tf_dim_ordering_tf_kernels_notop.h5: not cached in {cache}" in out
     assert "fetch --weights" in out
-    assert code == (0 if expected.startswith("verified") else 1)
+    if REAL_DATA:  # the shared dataset is the pinned version, file for file
+        assert f"Dataset     {dataset_root}: verified against data/manifest" in out and result.returncode == 0
+    else:  # the generated dataset: all 3781 pinned files missing, its 70 files extra
+        assert f"Dataset     {dataset_root}: {3781 + 70} files differ from data/manifest" in out
+        assert result.returncode == 1
+
+
+def test_doctor_says_whether_there_is_a_gpu(dataset_root, monkeypatch, capsys):
+    import tensorflow as tf
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    main(["doctor"])
+    assert "Device      CPU only (no GPU found)" in capsys.readouterr().out
+    gpu = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [gpu])
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "Device      GPU: /physical_device:GPU:0" in out and "No GPU" not in out
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="compares with the committed manifest (set WORKBOOK_DATA)")
+def test_doctor_and_check_accept_the_real_dataset_with_mac_and_jupyter_leftovers(dataset_root, tmp_path, capsys):
+    copy = tmp_path / "clothing"
+    for name in data.dataset_files(dataset_root):  # links to the real images, plus dot files
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).symlink_to(dataset_root / name)
+    for split in data.SPLITS:
+        (copy / split / ".ipynb_checkpoints").mkdir()
+        for folder in (copy / split).iterdir():
+            (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    os.environ["WORKBOOK_DATA"] = str(copy)
+    try:
+        assert main(["doctor"]) == 0
+        assert f"Dataset     {copy}: verified against data/manifest" in capsys.readouterr().out
+        assert main(["check", str(copy)]) == 0
+        out = capsys.readouterr().out
+    finally:
+        os.environ["WORKBOOK_DATA"] = str(dataset_root)
+    assert "Problems: none" in out and "Ignored, as Keras ignores them (names that start with a dot): 33" in out
+
+
+@pytest.mark.parametrize(
+    "name, value, problem",
+    [
+        ("IMAGE_SIZE", "64", "IMAGE_SIZE = 64: must be a whole number of at least 71"),
+        ("EPOCHS", "0", "EPOCHS = 0: must be a whole number of at least 1"),
+        ("BATCH_SIZE", "2.5", "BATCH_SIZE = 2.5: must be a whole number of at least 1"),
+        ("MAX_BATCHES", "0", "MAX_BATCHES = 0: must be None or a whole number of at least 1"),
+        ("WEIGHTS", "imagnet", "WEIGHTS = 'imagnet': must be 'imagenet', None (random weights) or the path"),
+    ],
+)
+def test_run_checks_shared_parameters_before_any_notebook(dataset_root, tmp_path, capsys, name, value, problem):
+    assert main(["run", "--notebooks", "04", "-p", name, value, "--out", str(tmp_path / "run")]) == 2
+    assert problem in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_run_with_relative_paths_from_another_folder(dataset_root, tmp_path):
+    """The README's `--out runs/short`, with relative WORKBOOK_RUNS and WORKBOOK_CACHE, from any folder."""
+    env = {**os.environ, "WORKBOOK_RUNS": "my-runs", "WORKBOOK_CACHE": "my-cache", "WORKBOOK_DATA": str(dataset_root)}
+    command = [
+        sys.executable,
+        "-m",
+        "workbook",
+        "run",
+        "--profile",
+        "smoke",
+        "--notebooks",
+        "01",
+        "--out",
+        "runs/short",
+    ]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads((tmp_path / "runs" / "short" / "01_images_as_arrays.metrics.json").read_text())
+    assert record["status"] == "ok" and record["metrics"]
+    assert not (run.NOTEBOOKS_DIR / "runs").exists()
+
+
+def test_paths_from_the_environment_become_absolute_and_empty_means_unset(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBOOK_CACHE", "relative/cache")
+    monkeypatch.setenv("WORKBOOK_RUNS", "")
+    monkeypatch.setenv("WORKBOOK_DATA", " ")
+    assert data.cache_dir() == tmp_path / "relative" / "cache"
+    assert data.runs_dir() == data.REPO_ROOT / "runs" and data.dataset_dir() == data.DEFAULT_DIR
+    data.make_paths_absolute()
+    assert os.environ["WORKBOOK_CACHE"] == str(tmp_path / "relative" / "cache")
+    assert "WORKBOOK_RUNS" not in os.environ and "WORKBOOK_DATA" not in os.environ
+
+
+def test_a_metrics_file_left_half_written_reads_as_no_metrics(tmp_path, monkeypatch):
+    import papermill
+
+    def killed_while_writing(source, output, **kwargs):
+        Path(os.environ["WORKBOOK_METRICS"]).write_text('{"best_val_accuracy": 0.')
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", killed_while_writing)
+    result = run.execute(run.select_notebooks(["01"])[0], tmp_path, "smoke")
+    assert result.status == "failed" and result.metrics == {} and "Kernel died" in result.error
+    assert json.loads((tmp_path / "01_images_as_arrays.metrics.json").read_text())["metrics"] == {}
+    assert "01_images_as_arrays  failed" in run.summary_table([result])
 
 
 def test_doctor_says_how_to_get_a_missing_dataset(tmp_path, monkeypatch, capsys):
@@ -78,8 +184,6 @@ def test_doctor_says_how_to_get_a_missing_dataset(tmp_path, monkeypatch, capsys)
 
 
 def test_summary_shows_each_configuration_of_a_sweep_on_its_own_line():
-    from workbook import run
-
     metrics = {"chosen_learning_rate": 0.001, "learning_rate=0.1": {"best_val_accuracy": 0.6, "best_epoch": 2}}
     table = run.summary_table([run.Result("05_learning_rate", "ok", 12.0, {}, metrics)]).splitlines()
     assert table[2].startswith("05_learning_rate") and table[2].endswith("chosen_learning_rate=0.001")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CLASSES, REAL_DATA, write_image
+from conftest import CLASSES, REAL_DATA, make_dataset, write_image
 
 from workbook import data
 
@@ -292,3 +295,200 @@ def test_example_image_is_stable(small_dataset):
     with pytest.raises(data.DataError, match="No images"):
         (small_dataset / "train" / "empty").mkdir()
         data.example_image("empty", root=small_dataset)
+
+
+# --- downloads that break off, archives that are cut short ------------------------------------
+
+
+@pytest.mark.parametrize("behaviour", ["cut", "stall"])
+def test_a_dataset_download_that_breaks_off_installs_nothing(
+    small_dataset, tmp_path, http_server, monkeypatch, behaviour
+):
+    http_server.files["dataset.tar.gz"] = make_archive(small_dataset, tmp_path / "dataset.tar.gz").read_bytes()
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 0.5)
+    target = tmp_path / "data" / "clothing"
+    with pytest.raises(data.DataError, match="Could not download the dataset") as error:
+        data.fetch_dataset(target, http_server.url(behaviour, "dataset.tar.gz"), tmp_path / "unused")
+    assert "WORKBOOK_DATA" in str(error.value)
+    assert list(target.parent.iterdir()) == []
+
+
+def test_a_truncated_archive_is_a_data_error_with_remedies(small_dataset, tmp_path):
+    archive = make_archive(small_dataset, tmp_path / "dataset.tar.gz")
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    target = tmp_path / "data" / "clothing"
+    with pytest.raises(data.DataError, match="damaged or incomplete") as error:
+        data.fetch_dataset(target, archive.as_uri(), tmp_path / "unused")
+    assert "WORKBOOK_DATA" in str(error.value) and list(target.parent.iterdir()) == []
+
+
+# --- two processes at once --------------------------------------------------------------------
+
+TOGETHER = """
+import sys, time
+from pathlib import Path
+from workbook import data
+start = float(sys.argv[1])
+time.sleep(max(0.0, start - time.time()))  # both processes start the work at the same moment
+{work}
+"""
+
+
+def run_twice_at_once(work: str, *args: str) -> list[str]:
+    """Run the same script in two processes that begin their work at the same instant; their outputs."""
+    start = str(time.time() + 8)  # after both have imported TensorFlow
+    code = TOGETHER.format(work=work)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, start, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=180) for process in processes]
+    for process, (_, err) in zip(processes, outputs):
+        assert process.returncode == 0, err
+    return [out for out, _ in outputs]
+
+
+def test_two_processes_build_the_same_clean_view_at_once(tmp_path, monkeypatch):
+    root = make_dataset(tmp_path / "clothing", {"train": 40, "validation": 1, "test": 1})
+    (root / "train" / "hat" / "broken.jpg").write_bytes(b"not a jpeg")
+    monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path / "cache"))
+    work = "view = data.split_dir('train', Path(sys.argv[2]))\nprint(view, len(list(view.rglob('*.jpg'))))"
+    first, second = (out.splitlines()[-1] for out in run_twice_at_once(work, str(root)))
+    assert first == second and first.endswith(" 400")
+    assert [path.name for path in Path(first.split()[0]).parent.iterdir()] == ["train"]  # no staging left
+
+
+def test_two_first_time_downloads_at_once_both_get_the_dataset(small_dataset, tmp_path):
+    manifest = tmp_path / "manifest"
+    data.write_manifest(small_dataset, manifest)
+    archive = make_archive(small_dataset, tmp_path / "dataset.tar.gz")
+    target = tmp_path / "data" / "clothing"
+    work = "print(data.fetch_dataset(Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])))"
+    outputs = run_twice_at_once(work, str(target), archive.as_uri(), str(manifest))
+    assert [out.splitlines()[-1] for out in outputs] == [str(target)] * 2
+    assert data.verify(target, manifest) == [] and [path.name for path in target.parent.iterdir()] == ["clothing"]
+
+
+def test_a_clean_view_made_meanwhile_by_another_process_is_used(small_dataset, tmp_path):
+    target = tmp_path / "clean" / "train"
+    data._link_tree(small_dataset / "train", target, [small_dataset / "train" / "hat" / "0.jpg"])
+    data._link_tree(small_dataset / "train", target, [small_dataset / "train" / "hat" / "1.jpg"])  # the late one
+    assert sorted(path.name for path in target.rglob("*.jpg")) == ["0.jpg"]
+    assert [path.name for path in target.parent.iterdir()] == ["train"]
+
+
+# --- names that start with a dot, images TensorFlow misreads, decoder failures ---------------------
+
+
+@pytest.fixture
+def dotted_dataset(small_dataset, tmp_path) -> Path:
+    """The generated dataset with what a Mac copy and JupyterLab leave behind, its manifest written first."""
+    data.write_manifest(small_dataset, tmp_path / "manifest")
+    for split in data.SPLITS:
+        for folder in (small_dataset / split).iterdir():
+            (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+        (small_dataset / split / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+        (small_dataset / split / ".ipynb_checkpoints").mkdir()
+        (small_dataset / split / ".ipynb_checkpoints" / "notes-checkpoint.ipynb").write_text("{}")
+    return small_dataset
+
+
+def test_dot_names_are_ignored_listed_and_not_a_problem(dotted_dataset, tmp_path, capsys):
+    from workbook.__main__ import main
+
+    report = data.check_dataset(dotted_dataset)
+    assert report.problems == [] and report.classes == CLASSES
+    assert sum(report.counts["train"].values()) == 40
+    assert "train/.ipynb_checkpoints/" in report.ignored and "validation/hat/.DS_Store" in report.ignored
+    assert len(report.ignored) == 3 * (10 + 2)  # each listed once, the folder's content not again
+    assert data.verify(dotted_dataset, tmp_path / "manifest") == []
+    assert main(["check", str(dotted_dataset)]) == 0
+    assert "Ignored, as Keras ignores them (names that start with a dot): 36" in capsys.readouterr().out
+
+
+def test_dot_names_trigger_no_clean_view_and_load_like_the_clean_dataset(dotted_dataset, cache):
+    assert data.split_dir("train", dotted_dataset) == dotted_dataset / "train"
+    dataset = data.load_split("train", image_size=71, batch_size=8, root=dotted_dataset)
+    assert dataset.class_names == CLASSES and len(dataset.file_paths) == 40
+    assert not cache.exists()
+
+
+def test_dot_files_keras_would_read_are_left_out(dotted_dataset, cache):
+    hat = dotted_dataset / "train" / "hat"
+    (hat / "._0.jpg").write_bytes(b"\0\5\26\7 AppleDouble resource fork")
+    write_image(hat / ".ipynb_checkpoints" / "0-checkpoint.jpg", seed=5)
+    assert "train/hat/._0.jpg" in data.check_dataset(dotted_dataset).ignored
+    dataset = data.load_split("train", image_size=71, batch_size=8, root=dotted_dataset)
+    assert len(dataset.file_paths) == 40 and not any("/." in path for path in dataset.file_paths)
+    assert sum(batch.shape[0] for batch, _ in dataset) == 40  # a whole epoch, no decode error
+    assert data.example_image("hat", root=dotted_dataset).name == "0.jpg"
+
+
+def test_bmp_files_tensorflow_cannot_read_correctly_are_left_out(small_dataset, cache):
+    shoes = small_dataset / "train" / "shoes"
+    write_image(shoes / "one_bit.bmp", mode="1", image_format="BMP")
+    write_image(shoes / "palette.bmp", mode="P", image_format="BMP")
+    write_image(shoes / "gray.bmp", mode="L", image_format="BMP")
+    found = {problem.path: problem for problem in data.check_dataset(small_dataset).problems}
+    assert found["train/shoes/one_bit.bmp"].excluded and "cannot decode" in found["train/shoes/one_bit.bmp"].problem
+    assert found["train/shoes/palette.bmp"].excluded and "other colours" in found["train/shoes/palette.bmp"].problem
+    assert not found["train/shoes/gray.bmp"].excluded  # TensorFlow reads 8-bit grey BMPs as they are
+    dataset = data.load_split("train", image_size=71, batch_size=8, root=small_dataset)
+    assert sum(batch.shape[0] for batch, _ in dataset) == 41
+
+
+def test_any_decoder_failure_is_that_files_problem(small_dataset, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # the generated 96x120 images now look like bombs
+    report = data.check_dataset(small_dataset, splits=("test",))  # no crash
+    images = [problem for problem in report.problems if not problem.path.endswith("/")]
+    assert len(images) == 10 and all("too many pixels" in problem.problem and problem.excluded for problem in images)
+
+
+# --- one image, loaded like the pipeline ---------------------------------------------------
+
+
+def pipeline_images(folder: Path, size: int, count: int) -> tuple[list[str], np.ndarray]:
+    """The first `count` images of a split folder as `image_dataset_from_directory` (notebook 04) gives them."""
+    import keras
+
+    dataset = keras.utils.image_dataset_from_directory(
+        folder, label_mode=None, image_size=(size, size), batch_size=count, shuffle=False
+    )
+    images = next(iter(dataset)).numpy()
+    return dataset.file_paths[: len(images)], images
+
+
+@real_data
+@pytest.mark.parametrize("size, count", [(71, 64), (150, 341), (299, 32)])
+def test_load_image_gives_what_the_training_pipeline_gives(size, count):
+    paths, images = pipeline_images(data.dataset_dir() / "validation", size, count)
+    assert len(paths) == count
+    for path, image in zip(paths, images):
+        single = data.load_image(path, size)
+        assert single.dtype == np.float32 and single.shape == (size, size, 3)
+        assert np.abs(single - image).max() <= 1e-3, path
+
+
+def test_load_image_matches_the_pipeline_on_generated_images(small_dataset):
+    paths, images = pipeline_images(small_dataset / "train", 71, 40)
+    for path, image in zip(paths, images):
+        assert np.abs(data.load_image(path, 71) - image).max() <= 1e-3, path
+
+
+def test_load_image_rejects_bad_arguments(small_dataset):
+    image = small_dataset / "train" / "hat" / "0.jpg"
+    for size in (0, 71.5, "150", True):
+        with pytest.raises(ValueError, match="image_size must be a positive number"):
+            data.load_image(image, size)
+    with pytest.raises(FileNotFoundError, match="No image file"):
+        data.load_image(small_dataset / "train" / "hat" / "missing.jpg", 71)
+    (small_dataset / "notes.txt").write_text("not an image")
+    with pytest.raises(ValueError, match="reads only"):
+        data.load_image(small_dataset / "notes.txt", 71)
+    (small_dataset / "fake.jpg").write_text("<html>not a jpeg</html>")
+    with pytest.raises(data.DataError, match="cannot be decoded"):
+        data.load_image(small_dataset / "fake.jpg", 71)

@@ -2,34 +2,65 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from workbook import models
+from workbook import data, models
 
 
 @pytest.fixture
 def offline(tmp_path, monkeypatch):
-    """An empty Keras cache and a network that refuses every download."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-
-    def refuse(url, *args, **kwargs):
-        raise urllib.error.URLError("network unreachable (test)")
-
-    monkeypatch.setattr(urllib.request, "urlretrieve", refuse)
-    monkeypatch.setattr(keras.src.utils.file_utils, "urlretrieve", refuse)
-    return tmp_path / "keras" / "models"
+    """An empty Keras cache and every ImageNet file's address on a closed local port."""
+    cache = tmp_path / "keras" / "models"
+    monkeypatch.setattr(models, "keras_cache", lambda: cache)
+    monkeypatch.setattr(models, "URLS", {name: f"http://127.0.0.1:9/{name}" for name in models.URLS})
+    return cache
 
 
-def test_imagenet_offline_raises_one_clear_error(offline):
+def test_imagenet_offline_raises_one_clear_error_that_starts_in_the_notebook(offline, capfd):
     with pytest.raises(models.WeightsUnavailable) as error:
         models.ensure_weights("imagenet")
     message = str(error.value)
-    assert "fetch --weights" in message and "WEIGHTS" in message and "PROFILE=smoke" in message
+    assert message.index("WEIGHTS = None in the parameters cell") < message.index("make fetch")
+    assert "fetch --weights" in message and "PROFILE=smoke" in message
+    assert "Downloading data from" not in "".join(capfd.readouterr())  # Keras never started a download
+    assert not offline.exists() or list(offline.iterdir()) == []
+
+
+def test_workbook_errors_render_in_a_notebook_as_their_message_alone():
+    error = models.WeightsUnavailable("Cannot download it.\nWhat to do:\n  - set WEIGHTS = None")
+    rendered = error._render_traceback_()  # what IPython shows instead of a traceback
+    assert len(rendered) == 1 and rendered[0].endswith("WeightsUnavailable\x1b[0m: " + str(error))
+    assert isinstance(models.ArgumentError("x"), ValueError)
+
+
+@pytest.mark.parametrize("behaviour", ["cut", "stall"])
+def test_a_download_that_breaks_off_raises_with_remedies_and_leaves_nothing(
+    offline, http_server, monkeypatch, behaviour
+):
+    name = models.WEIGHT_FILES[False]
+    http_server.files[name] = bytes(range(256)) * 400
+    monkeypatch.setattr(models, "URLS", {name: http_server.url(behaviour, name)})
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 0.5)
+    with pytest.raises(models.WeightsUnavailable, match="WEIGHTS = None"):
+        models.ensure_weights("imagenet")
+    assert list(offline.iterdir()) == []  # neither the file nor a partial one
+
+
+def test_weights_download_into_the_keras_cache(offline, http_server, monkeypatch):
+    name = models.WEIGHT_FILES[False]
+    http_server.files[name] = bytes(range(256)) * 400
+    monkeypatch.setattr(models, "URLS", {name: http_server.url("ok", name)})
+    models.ensure_weights("imagenet")
+    assert [path.name for path in offline.iterdir()] == [name]
+    assert (offline / name).read_bytes() == http_server.files[name]
+    assert models.weights_status()[name]
 
 
 def test_class_names_offline_raise_for_imagenet_weights(offline):
@@ -63,8 +94,42 @@ def test_weights_status_sees_cached_files(offline):
     assert status[models.WEIGHT_FILES[False]] and not status[models.WEIGHT_FILES[True]]
 
 
+PROBE = """
+import keras
+from workbook import models
+models.keras_cache().mkdir(parents=True, exist_ok=True)
+(models.keras_cache() / "probe.txt").write_text("cached")
+print(models.keras_cache())
+print(keras.utils.get_file("probe.txt", origin="http://127.0.0.1:9/probe.txt", cache_subdir="models"))
+"""
+
+
+def test_keras_cache_is_where_keras_looks_for_downloads(tmp_path):
+    """KERAS_HOME is read when Keras is imported, so it is set for a new process."""
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras-home")}
+    result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    cache, found = result.stdout.split()
+    assert Path(cache) == tmp_path / "keras-home" / "models" and Path(found) == Path(cache) / "probe.txt"
+
+
+def test_keras_cache_follows_keras_fallback_when_its_home_is_read_only(monkeypatch):
+    from keras.src.backend.config import keras_home
+
+    home, access = os.path.expanduser(keras_home()), os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == home else access(path, mode))
+    name = f"probe-{os.getpid()}.txt"
+    models.keras_cache().mkdir(parents=True, exist_ok=True)
+    (models.keras_cache() / name).write_text("cached")
+    try:
+        found = keras.utils.get_file(name, origin=f"http://127.0.0.1:9/{name}", cache_subdir="models")
+        assert Path(found) == models.keras_cache() / name and not str(found).startswith(home)
+    finally:
+        (models.keras_cache() / name).unlink()
+
+
 def test_missing_weights_file_is_a_value_error():
-    with pytest.raises(ValueError, match="existing weights file"):
+    with pytest.raises(models.ArgumentError, match="existing weights file"):
         models.ensure_weights("/no/such/weights.h5")
 
 
@@ -104,3 +169,79 @@ def test_make_model_inner_layer_and_dropout():
 def test_make_model_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         models.make_model(input_size=71, weights=None, **kwargs)
+
+
+# --- initial weights of the heads a sweep compares (notebooks 07 and 08) ----------------------
+
+
+def initial_weights(seed: int = 1, **options) -> list[np.ndarray]:
+    keras.utils.set_random_seed(seed)
+    return models.make_head(**options).get_weights()
+
+
+def same(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
+    return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_heads_differing_only_in_dropout_start_from_the_same_weights():
+    """Notebook 08's comparison: 0.0 has no Dropout layer, yet must start where 0.2, 0.5 and 0.8 start."""
+    heads = [initial_weights(size_inner=100, droprate=rate) for rate in (0.0, 0.2, 0.5, 0.8)]
+    assert all(same(heads[0], other) for other in heads[1:])
+    assert not same(heads[0], initial_weights(seed=2, size_inner=100))  # the seed still decides them
+
+
+def test_heads_start_from_the_same_weights_whatever_their_options_where_shapes_allow():
+    """After the same seed, any two heads whose weights have the same shapes start from the same values."""
+    by_shapes: dict[tuple, list] = {}
+    for size_inner in (None, 10, 100, 1000):  # notebook 07's sizes and its baseline
+        for droprate in (0.0, 0.5):
+            for learning_rate in (0.001, 0.1):
+                weights = initial_weights(size_inner=size_inner, droprate=droprate, learning_rate=learning_rate)
+                by_shapes.setdefault(tuple(w.shape for w in weights), []).append(weights)
+    assert len(by_shapes) == 4  # one group per inner size, four heads in each
+    for heads in by_shapes.values():
+        assert len(heads) == 4 and all(same(heads[0], other) for other in heads[1:])
+
+
+# --- batch normalization in a frozen base (notebook 04) --------------------------------------
+
+
+def nested_batch_norm_model(base_trainable: bool):
+    """A small stand-in for notebook 04's model: a base with a BatchNormalization layer, called with training=False."""
+    keras.utils.set_random_seed(1)
+    base_inputs = keras.Input((8,))
+    normalization = keras.layers.BatchNormalization()
+    base = keras.Model(base_inputs, normalization(keras.layers.Dense(8)(base_inputs)))
+    base.trainable = base_trainable
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(base(inputs, training=False)))
+    model.compile(optimizer="adam", loss="mse")
+    return model, base, normalization
+
+
+def fit_once(model) -> None:
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(3.0, 2.0, (64, 8)), rng.normal(size=(64, 3)), batch_size=16, epochs=1, verbose=0)
+
+
+def test_a_frozen_base_runs_its_batch_normalization_in_inference_mode():
+    """What notebook 04 teaches: freezing, not training=False, keeps the statistics during fit."""
+    model, base, normalization = nested_batch_norm_model(base_trainable=False)
+    x = np.random.default_rng(1).normal(3.0, 2.0, (16, 8)).astype("float32")
+    assert np.array_equal(base(x, training=True), base(x, training=False))
+    before = [w.numpy().copy() for w in (normalization.moving_mean, normalization.moving_variance)]
+    fit_once(model)
+    after = [w.numpy() for w in (normalization.moving_mean, normalization.moving_variance)]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_fit_overrides_training_false_for_an_unfrozen_base():
+    """The Keras 3.15 trap notebook 04 warns about (keras-team/keras #20285).
+
+    If this fails, the installed Keras no longer overrides training=False: update notebook 04's
+    explanation and DESIGN.md's pitfall (fine-tuning still needs frozen BatchNormalization layers).
+    """
+    model, _, normalization = nested_batch_norm_model(base_trainable=True)
+    before = normalization.moving_mean.numpy().copy()
+    fit_once(model)
+    assert not np.array_equal(before, normalization.moving_mean.numpy())

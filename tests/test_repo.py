@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,9 +22,22 @@ def test_figures_are_exactly_what_the_script_draws(tmp_path):
         import make_figures
     finally:
         sys.path.pop(0)
-    drawn = {path.name for path in make_figures.main(tmp_path)}
-    committed = {path.name for path in (ROOT / "images").glob("*.png")}
-    assert drawn == committed
+    drawn = {path.name: path for path in make_figures.main(tmp_path)}
+    committed = {path.name: path for path in (ROOT / "images").glob("*.png")}
+    assert sorted(drawn) == sorted(committed)
+    for name, path in drawn.items():
+        redrawn, stored = (np.asarray(Image.open(file).convert("RGB"), dtype=float) for file in (path, committed[name]))
+        assert redrawn.shape == stored.shape, f"{name}: size changed; run `make figures`"
+        assert np.abs(redrawn - stored).mean() < 2.0, f"{name} differs from what make_figures draws: `make figures`"
+
+
+def test_ci_fails_with_a_message_when_the_shared_dataset_is_missing(tmp_path):
+    (tmp_path / "clone" / ".ci").mkdir(parents=True)
+    shutil.copy(ROOT / ".ci" / "run", tmp_path / "clone" / ".ci" / "run")
+    result = subprocess.run(["bash", str(tmp_path / "clone" / ".ci" / "run")], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "../shared/data/clothing-dataset-small" in result.stderr and "missing" in result.stderr
+    assert not (tmp_path / "clone" / ".venv").exists()  # stopped before installing anything
 
 
 def test_markdown_images_exist():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -251,3 +252,128 @@ def test_a_killed_training_process_resumes_after_its_last_finished_epoch(tmp_pat
     reference = np.load(tmp_path / "reference.npz")
     for name in reference.files:
         assert np.array_equal(resumed[name], reference[name]), name  # the same training as without the kill
+
+
+def test_changing_the_code_that_computes_vectors_computes_them_again(small_dataset, cache, computed, monkeypatch):
+    base = random_base()
+    average = training.embed("validation", base, batch_size=8, root=small_dataset)
+
+    def max_pooled_vectors(base):
+        inputs = keras.Input(shape=base.input_shape[1:])
+        return inputs, keras.layers.GlobalMaxPooling2D()(base(inputs, training=False))
+
+    monkeypatch.setattr(models, "pooled_vectors", max_pooled_vectors)
+    maximum = training.embed("validation", base, batch_size=8, root=small_dataset)
+    assert len(computed) == 2 and maximum.path != average.path
+    assert not np.allclose(maximum.vectors, average.vectors)
+
+
+def test_the_dtype_policy_is_part_of_the_cache_key(monkeypatch):
+    before = training.code_digest()
+    monkeypatch.setattr(keras.config, "dtype_policy", lambda: keras.DTypePolicy("mixed_float16"))
+    assert training.code_digest() != before
+
+
+def test_best_never_picks_a_nan_epoch():
+    diverged = {"val_accuracy": [float("nan"), 0.4, float("nan")], "val_loss": [float("nan"), 2.0, 1.5]}
+    assert training.best(diverged) == (0.4, 2) and training.best(diverged, "val_loss") == (1.5, 3)
+    value, epoch = training.best({"val_loss": [float("nan")] * 3}, "val_loss")
+    assert np.isnan(value) and epoch is None
+
+
+# --- augmented views, cached (notebook 09) ----------------------------------------------------
+
+
+def augmentation() -> keras.Sequential:
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal"),
+            keras.layers.RandomRotation(0.05),
+            keras.layers.RandomZoom(0.1),
+            keras.layers.RandomTranslation(0.1, 0.1),
+            keras.layers.RandomContrast(0.2),
+        ]
+    )
+
+
+def test_view_v_of_image_i_depends_only_on_the_seed_i_and_v(small_dataset, cache):
+    images = next(iter(data.load_split("train", SIZE, 8, root=small_dataset, shuffle=False, preprocess=False)))[0]
+    together = training.augmented_views(images, augmentation(), 3, seed=5)
+    assert together.shape == (8 * 3, SIZE, SIZE, 3)
+    alone = training.augmented_views(images[5:6], augmentation(), 3, seed=5, first_index=5)
+    assert np.array_equal(alone, together[15:18])  # image 5's views, whatever batch it is in
+    assert not np.array_equal(together[15], together[16])  # its views differ from each other
+    other_seed = training.augmented_views(images[5:6], augmentation(), 3, seed=6, first_index=5)
+    assert not np.array_equal(other_seed, alone)
+    assert not np.array_equal(together[15], images[5])  # augmented, not the image itself
+
+
+def test_augmented_views_are_computed_once_then_read_from_the_cache(small_dataset, cache, computed, capsys):
+    base = random_base()
+    first = training.embed_views("train", base, augmentation(), 3, seed=5, batch_size=8, root=small_dataset)
+    again = training.embed_views("train", base, augmentation(), 3, seed=5, batch_size=8, root=small_dataset)
+    assert len(computed) == 1 and "augmented views of 40 images loaded from the cache" in capsys.readouterr().out
+    assert first.vectors.shape == (3, 40, 2048) and first.labels.shape == (40, 10)
+    assert np.array_equal(first.vectors, again.vectors)
+    assert not np.allclose(first.vectors[0], first.vectors[1])
+    plain = training.embed("train", base, batch_size=8, root=small_dataset)
+    assert not np.allclose(first.vectors[0], plain.vectors)
+    other = training.embed_views("train", base, augmentation(), 3, seed=6, batch_size=8, root=small_dataset)
+    fewer = training.embed_views("train", base, augmentation(), 2, seed=5, batch_size=8, root=small_dataset)
+    assert len(computed) == 4 and other.path != first.path != fewer.path
+
+
+@pytest.mark.parametrize("split", ["validation", "test"])
+def test_validation_and_test_images_are_never_augmented(small_dataset, cache, split):
+    with pytest.raises(ValueError, match="never augmented"):
+        training.embed_views(split, random_base(), augmentation(), 2, root=small_dataset)
+    first, second = (
+        np.concatenate([images for images, _ in data.load_split(split, SIZE, 8, root=small_dataset)]) for _ in range(2)
+    )
+    assert np.array_equal(first, second)  # the evaluation pipelines hold no random step
+
+
+def test_each_epoch_trains_on_the_next_view(monkeypatch):
+    vectors = np.stack([np.full((64, 2048), view, dtype="float32") for view in range(3)])
+    train = training.Embeddings(vectors, synthetic(64).labels, [f"class{i}" for i in range(10)], [], Path("unused"))
+    served = []
+    getitem = training.EpochViews.__getitem__
+
+    def recording(self, index):
+        batch = getitem(self, index)
+        served.append((self.epoch_seen, int(batch[0][0, 0])))
+        return batch
+
+    monkeypatch.setattr(training.EpochViews, "__getitem__", recording)
+    start_epoch = training.EpochViews.start_epoch
+    monkeypatch.setattr(
+        training.EpochViews,
+        "start_epoch",
+        lambda self, epoch: (setattr(self, "epoch_seen", epoch), start_epoch(self, epoch)),
+    )
+    training.train_head({"learning_rate": 0.001}, train, synthetic(32), epochs=5, batch_size=16)
+    for epoch in range(5):
+        assert {view for seen, view in served if seen == epoch} == {epoch % 3}
+        assert len([view for seen, view in served if seen == epoch]) >= 4  # every batch of the epoch
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="the equivalence is checked on the real images (set WORKBOOK_DATA)")
+def test_head_on_cached_views_learns_what_the_full_model_learns_on_the_augmented_images(cache):
+    """One epoch over the same augmented real images in the same order: the same head weights."""
+    base, batches, config = random_base(size=150), 3, {"learning_rate": 0.01, "size_inner": 100, "droprate": 0.2}
+    views = training.embed_views("train", base, augmentation(), 2, seed=3, batch_size=32, max_batches=batches)
+    val = dataclasses.replace(views, vectors=views.vectors[0])  # any validation data: it does not train
+    history = training.train_head(config, views, val, epochs=1, batch_size=32, seed=7, shuffle=False)
+    raw = data.load_split("train", 150, 32, max_batches=batches, shuffle=False, preprocess=False)
+    images = np.concatenate([training.augmented_views(x, augmentation(), 2, 3, 32 * k) for k, (x, _) in enumerate(raw)])
+    labels = np.concatenate([y for _, y in raw])
+    keras.utils.set_random_seed(7)
+    on_images = models.make_head(**config)
+    start = on_images.get_weights()
+    full = models.join(base, on_images)
+    full.fit(
+        keras.applications.xception.preprocess_input(images[0::2]), labels, batch_size=32, shuffle=False, verbose=0
+    )
+    moved = max(np.abs(a - b).max() for a, b in zip(history.model.get_weights(), start))
+    difference = max(np.abs(a - b).max() for a, b in zip(history.model.get_weights(), on_images.get_weights()))
+    assert moved > 1e-3 and difference <= 1e-5

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from workbook import data
+from workbook.errors import WorkbookError
 
 
 def parse_value(text: str):
@@ -20,12 +21,12 @@ def parse_value(text: str):
 
 
 def command_run(args) -> int:
-    from workbook import models, run
+    from workbook import run
 
     overrides = {name: parse_value(value) for name, value in args.parameter}
     try:
         results = run.run(args.profile, args.notebooks, args.out, overrides)
-    except (run.RunError, data.DataError, models.WeightsUnavailable) as error:
+    except WorkbookError as error:
         print(f"Run stopped before the notebooks: {error}", file=sys.stderr)
         return 2
     return 0 if all(result.status == "ok" for result in results) else 1
@@ -39,7 +40,7 @@ def command_fetch(args) -> int:
         if args.weights:
             models.fetch_weights()
             print(f"Xception weights and ImageNet class names cached in {models.keras_cache()}")
-    except (data.DataError, models.WeightsUnavailable) as error:  # both messages name the remedies
+    except WorkbookError as error:  # the message names the remedies
         print(error, file=sys.stderr)
         return 2
     return 0

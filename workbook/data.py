@@ -6,16 +6,20 @@ The pipeline itself is taught in notebook 04 (`04_transfer_learning.ipynb`).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
 import tempfile
-import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
+
+from workbook.errors import ArgumentError, DataError, WorkbookError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = REPO_ROOT / "data" / "manifest"
@@ -26,6 +30,7 @@ SPLITS = ("train", "validation", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")  # what Keras' loader reads
 PIPELINE_FORMATS = {"JPEG", "MPO", "PNG", "BMP", "GIF"}  # MPO: camera JPEGs with extra frames
 MIN_IMAGE_SIZE = 71  # Xception's smallest input
+DOWNLOAD_TIMEOUT = 30  # seconds without a byte before a download counts as failed
 MODE_NAMES = {
     "L": "grayscale (L)",
     "LA": "grayscale with transparency (LA)",
@@ -38,30 +43,45 @@ MODE_NAMES = {
 
 REMEDIES = (
     "To get the dataset:\n"
+    f"  - put the dataset folder (it holds train/, validation/ and test/) at {DEFAULT_DIR},\n"
+    "    or set WORKBOOK_DATA to its folder before starting JupyterLab, then run the notebook again;\n"
     "  - on a connected machine run `make fetch` (or `python -m workbook fetch`) and copy\n"
-    "    data/clothing-dataset-small into this checkout (the offline classroom kit), or\n"
-    "  - set WORKBOOK_DATA to a folder holding train/, validation/ and test/."
+    "    data/clothing-dataset-small into this checkout (the offline classroom kit)."
 )
+PATH_VARIABLES = ("WORKBOOK_DATA", "WORKBOOK_CACHE", "WORKBOOK_RUNS")
 
 
-class DataError(ValueError):
-    """The dataset is missing, unreachable or laid out wrongly; the message says what to do."""
+def path_from_env(name: str, default: Path) -> Path:
+    """`$name` as an absolute path (relative to the current folder); unset or empty means `default`."""
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser().resolve() if value else default
 
 
 def cache_dir() -> Path:
-    """The folder for caches: WORKBOOK_CACHE, else .cache/ in the repository."""
-    return Path(os.environ.get("WORKBOOK_CACHE", REPO_ROOT / ".cache"))
+    """The folder for caches: $WORKBOOK_CACHE, else .cache/ in the repository."""
+    return path_from_env("WORKBOOK_CACHE", REPO_ROOT / ".cache")
 
 
 def runs_dir() -> Path:
-    """Where run folders go: $WORKBOOK_RUNS if set, else `runs/` in the repository (gitignored)."""
-    return Path(os.environ.get("WORKBOOK_RUNS") or REPO_ROOT / "runs")
+    """Where run folders go: $WORKBOOK_RUNS, else `runs/` in the repository (gitignored)."""
+    return path_from_env("WORKBOOK_RUNS", REPO_ROOT / "runs")
 
 
 def dataset_dir() -> Path:
-    """Where the dataset should be: WORKBOOK_DATA, else data/clothing-dataset-small."""
-    configured = os.environ.get("WORKBOOK_DATA")
-    return Path(configured).expanduser().resolve() if configured else DEFAULT_DIR
+    """Where the dataset should be: $WORKBOOK_DATA, else data/clothing-dataset-small."""
+    return path_from_env("WORKBOOK_DATA", DEFAULT_DIR)
+
+
+def make_paths_absolute() -> None:
+    """Replace relative WORKBOOK_DATA/CACHE/RUNS values by absolute ones and drop empty ones.
+
+    Kernels started by the run command work in notebooks/, so a relative path must be resolved first.
+    """
+    for name, resolve in zip(PATH_VARIABLES, (dataset_dir, cache_dir, runs_dir)):
+        if os.environ.get(name, "").strip():
+            os.environ[name] = str(resolve())
+        else:
+            os.environ.pop(name, None)
 
 
 def find_dataset(download: bool = True) -> Path:
@@ -104,14 +124,30 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def is_hidden(path: Path) -> bool:
+    """Whether a name in `path` starts with a dot (.DS_Store, .ipynb_checkpoints/): not data, as for Keras."""
+    return any(part.startswith(".") for part in path.parts)
+
+
+def visible_files(folder: Path, ignored: list[Path] | None = None) -> list[Path]:
+    """Every file below `folder` with no dot name on the way, sorted; outermost dot names go to `ignored`."""
+    found = []
+    for current, folders, files in os.walk(folder):
+        hidden = [name for name in folders + files if name.startswith(".")]
+        if ignored is not None:
+            ignored += [Path(current, name) for name in sorted(hidden)]
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        found += [Path(current, name) for name in files if not name.startswith(".")]
+    return sorted(found)
+
+
 def dataset_files(root: Path) -> list[str]:
-    """Every file under the split folders of `root`, as sorted POSIX paths relative to it."""
+    """Every data file under the split folders of `root` (no dot names), as sorted POSIX paths relative to it."""
     return sorted(
         path.relative_to(root).as_posix()
         for split in SPLITS
         if (root / split).is_dir()
-        for path in (root / split).rglob("*")
-        if path.is_file()
+        for path in visible_files(root / split)
     )
 
 
@@ -156,12 +192,19 @@ def fetch_dataset(target: Path | None = None, url: str | None = None, manifest: 
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A folder of its own for each process, so two first-time downloads never share files.
     with tempfile.TemporaryDirectory(prefix=".partial-", dir=target.parent) as work:
         archive = Path(work) / "dataset.tar.gz"
         print(f"Downloading the dataset from {url} ...")
-        _download(url, archive)
+        download(url, archive, "the dataset", DataError, REMEDIES)
         staging = Path(work) / "dataset"
-        extract(archive, staging)
+        try:
+            extract(archive, staging)
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+            raise DataError(
+                f"The downloaded dataset archive is damaged or incomplete ({type(error).__name__}: {error}).\n"
+                f"Nothing was installed. Try again.\n{REMEDIES}"
+            ) from None
         problems = verify(staging, manifest)
         if problems:
             shown = "\n  ".join(problems[:10])
@@ -169,25 +212,55 @@ def fetch_dataset(target: Path | None = None, url: str | None = None, manifest: 
                 f"The downloaded dataset does not match data/manifest ({len(problems)} problems):\n"
                 f"  {shown}\nNothing was installed. Try again, or get the dataset another way.\n{REMEDIES}"
             )
-        staging.rename(target)
+        if not move_into_place(staging, target):
+            print(f"Another process installed the dataset at {target} first; using it.")
+            return target
     print(f"Dataset verified ({len(read_manifest(manifest))} files) and saved to {target}")
     return target
 
 
-def _download(url: str, destination: Path, timeout: float = 30) -> None:
-    """Copy `url` to `destination` with a progress bar; network failures become a DataError with remedies."""
+def move_into_place(staging: Path, target: Path) -> bool:
+    """Rename the finished folder `staging` to `target` in one step.
+
+    If another process got there first, `staging` is removed and the answer is False: use `target`.
+    """
+    try:
+        staging.rename(target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        return False
+    return True
+
+
+def download(url: str, destination: Path, what: str, failure: type[WorkbookError], remedies: str) -> None:
+    """Copy `url` to `destination` with a progress bar, complete or not at all.
+
+    Any failure (unreachable, reset, stalled past DOWNLOAD_TIMEOUT, cut short) raises `failure`
+    with a message about `what` that ends with `remedies`.
+    """
     from workbook.progress import bar
 
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f"{destination.name}.{os.getpid()}.partial")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(destination, "wb") as out:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, open(partial, "wb") as out:
             size = int(response.headers.get("Content-Length") or 0) or None
-            with bar(total=size, unit="B", unit_scale=True, desc="dataset") as progress:
+            received = 0
+            with bar(total=size, unit="B", unit_scale=True, desc=what) as progress:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
+                    received += len(block)
                     progress.update(len(block))
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-        reason = getattr(error, "reason", error)
-        raise DataError(f"Could not download the dataset from {url} ({reason}).\n{REMEDIES}") from None
+        if size is not None and received != size:
+            raise ConnectionError(f"the transfer stopped after {received} of {size} bytes")
+        os.replace(partial, destination)
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        reason = getattr(error, "reason", None) or str(error) or type(error).__name__
+        raise failure(f"Could not download {what} from {url} ({reason}).\n{remedies}") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def extract(archive: Path, destination: Path) -> None:
@@ -229,11 +302,12 @@ class Problem:
 
 @dataclass
 class Report:
-    """Classes, image counts per split and class, and every problem found."""
+    """Classes, image counts per split and class, every problem found, and the dot names ignored."""
 
     root: Path
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # .DS_Store, .ipynb_checkpoints/: not data
 
     @property
     def classes(self) -> list[str]:
@@ -253,6 +327,9 @@ class Report:
             lines.append(f"{name:<{width}} " + " ".join(f"{cell:>10}" for cell in cells))
         lines.append(f"Problems: {len(self.problems) or 'none'}")
         lines += [f"  {problem}" for problem in self.problems]
+        if self.ignored:
+            lines.append(f"Ignored, as Keras ignores them (names that start with a dot): {len(self.ignored)}")
+            lines += [f"  {name}" for name in self.ignored]
         return "\n".join(lines)
 
 
@@ -266,34 +343,61 @@ def inspect_image(path: Path, root: Path, min_size: int = MIN_IMAGE_SIZE) -> Pro
             image_format, mode, size = image.format, image.mode, image.size
             image.draft("RGB", (min_size, min_size))  # JPEG: decode at reduced scale, still reads every byte
             image.load()
+            pixels = np.asarray(image.convert("RGB")) if image_format not in {"JPEG", "MPO", "PNG"} else None
     except Image.UnidentifiedImageError:
         return Problem(name, "not an image file", "move it out of the dataset")
-    except (OSError, SyntaxError, ValueError) as error:
+    except Image.DecompressionBombError as error:
+        return Problem(name, f"too many pixels to decode safely ({error})", "save it smaller")
+    except Exception as error:  # any failure of the decoder is this file's problem, not the check's
         return Problem(name, f"corrupt or truncated image ({error})", "replace it with a good copy or delete it")
     if image_format not in PIPELINE_FORMATS or path.suffix.lower() not in IMAGE_SUFFIXES:
         return Problem(name, f"{image_format} file with suffix {path.suffix!r}", "save it as .jpg or .png")
     if min(size) < min_size:
         return Problem(name, f"too small ({size[0]}x{size[1]} px, the model needs {min_size})", "use a larger image")
+    misread = None if pixels is None else tensorflow_misreads(path, pixels)
+    if misread:
+        return Problem(name, f"{MODE_NAMES.get(mode, mode)} {image_format}: {misread}", "save it as .png or .jpg")
     if mode != "RGB":
         kind = MODE_NAMES.get(mode, mode)
         return Problem(name, f"{kind} image, converted to RGB when loaded", "nothing to do", excluded=False)
     return None
 
 
+def tensorflow_misreads(path: Path, pixels: np.ndarray) -> str | None:
+    """How TensorFlow's decoder, the one Keras' loader uses, fails on `path` or gets other `pixels`, if it does.
+
+    Only needed for formats other than JPEG and PNG: TensorFlow cannot read 1-bit BMP files and reads
+    palette BMP files as grey palette indices, although Pillow reads both.
+    """
+    import tensorflow as tf
+
+    try:
+        decoded = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False).numpy()
+    except tf.errors.OpError:
+        return "TensorFlow, which loads the images for training, cannot decode it"
+    if decoded.shape != pixels.shape or np.abs(decoded.astype(int) - pixels).mean() > 1:
+        return "TensorFlow, which loads the images for training, reads other colours than the image holds"
+    return None
+
+
 def check_dataset(root: Path | None = None, splits: tuple[str, ...] = SPLITS) -> Report:
-    """Count images per split and class and report every bad file and folder."""
+    """Count images per split and class and report every bad file and folder; dot names are only listed."""
     root = Path(root or find_dataset(download=False))
     check_layout(root)
     report = Report(root)
+    ignored: list[Path] = []
     for split in splits:
         split_dir = root / split
         report.counts[split] = {}
         for entry in sorted(split_dir.iterdir()):
             relative = entry.relative_to(root).as_posix()
+            if entry.name.startswith("."):
+                ignored.append(entry)
+                continue
             if entry.is_file():
                 report.problems.append(Problem(relative, "file outside any class folder", "move it into one"))
                 continue
-            files = sorted(path for path in entry.rglob("*") if path.is_file())
+            files = visible_files(entry, ignored)
             good = 0
             for path in files:
                 problem = inspect_image(path, root)
@@ -306,12 +410,18 @@ def check_dataset(root: Path | None = None, splits: tuple[str, ...] = SPLITS) ->
                     Problem(relative + "/", "class folder with no usable images", "add images or remove it", False)
                 )
     report.problems += class_mismatches(root)
+    report.ignored = [path.relative_to(root).as_posix() + ("/" if path.is_dir() else "") for path in ignored]
     return report
+
+
+def class_folders(split_dir: Path) -> list[Path]:
+    """The class folders of a split, sorted: every folder whose name does not start with a dot."""
+    return sorted(path for path in split_dir.iterdir() if path.is_dir() and not path.name.startswith("."))
 
 
 def class_mismatches(root: Path) -> list[Problem]:
     """One problem per split whose class folders differ from those of train/."""
-    folders = {split: {p.name for p in (root / split).iterdir() if p.is_dir()} for split in SPLITS}
+    folders = {split: {path.name for path in class_folders(root / split)} for split in SPLITS}
     problems = []
     for split in SPLITS[1:]:
         missing, extra = sorted(folders["train"] - folders[split]), sorted(folders[split] - folders["train"])
@@ -334,11 +444,11 @@ def class_mismatches(root: Path) -> list[Problem]:
 def split_dir(split: str, root: Path | None = None) -> Path:
     """A folder of `split` that Keras can load without errors, saying which files it leaves out.
 
-    Clean splits are returned as they are. Otherwise the usable images are linked into a
-    folder under the cache, and every file left out is printed.
+    A split is returned as it is when Keras would read only usable images from it. Otherwise the
+    usable images are linked into a folder under the cache, and every file left out is printed.
     """
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+        raise ArgumentError(f"split must be one of {SPLITS}, not {split!r}")
     root = Path(root or find_dataset())
     mismatch = class_mismatches(root)
     if mismatch:
@@ -348,39 +458,53 @@ def split_dir(split: str, root: Path | None = None) -> Path:
     report = check_dataset(root, splits=(split,))
     for problem in report.problems:
         print(f"Note: {problem}")
-    excluded = {p.path for p in report.excluded(split)}
-    if not excluded:
+    excluded = {root / problem.path for problem in report.excluded(split)}
+    # What image_dataset_from_directory would read: image suffixes anywhere below a class folder.
+    read_by_keras = [path for folder in class_folders(root / split) for path in _images_below(folder)]
+    left_out = excluded | {path for path in read_by_keras if is_hidden(path.relative_to(root / split))}
+    if left_out.isdisjoint(read_by_keras):
         return root / split
     # Keyed by every file of the split (name, size, time), so an added or removed image gives a new view.
     files = sorted(path for path in (root / split).rglob("*") if path.is_file())
     listing = [(str(path.relative_to(root)), path.stat().st_size, path.stat().st_mtime_ns) for path in files]
-    key = hashlib.sha256(f"{root}|{sorted(excluded)}|{listing}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{root}|{sorted(map(str, left_out))}|{listing}".encode()).hexdigest()[:16]
     clean = cache_dir() / "clean" / key / split
     if not clean.is_dir():
-        _link_tree(root / split, clean, {root / name for name in excluded})
-    print(f"Left out {len(excluded)} file(s) of {split}/; loading from {clean}")
+        _link_tree(root / split, clean, set(read_by_keras) - left_out)
+    print(f"Left out {len(left_out)} file(s) of {split}/; loading from {clean}")
     return clean
 
 
-def _link_tree(source: Path, target: Path, skip: set[Path]) -> None:
-    """Mirror the class folders of `source` into `target` with links to every file not in `skip`."""
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    for class_dir in sorted(p for p in source.iterdir() if p.is_dir()):
-        (staging / class_dir.name).mkdir(parents=True)
-        for path in sorted(class_dir.rglob("*")):
-            if path.is_file() and path not in skip and path.suffix.lower() in IMAGE_SUFFIXES:
-                link = staging / path.relative_to(source)
-                link.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    link.symlink_to(path.resolve())
-                except OSError:  # no symlinks (some Windows setups): copy instead
-                    shutil.copy2(path, link)
-    staging.rename(target)
+def _images_below(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def prepare(dataset, max_batches: int | None = None):
-    """Apply Xception's preprocessing, keep at most `max_batches` batches, and prefetch.
+def _link_tree(source: Path, target: Path, keep: list[Path] | set[Path]) -> None:
+    """Mirror the class folders of `source` into `target`, with links to the files in `keep`.
+
+    Built in a folder of this process's own, then renamed into place: a process that finds
+    `target` already made by another uses that one.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
+    try:
+        for class_dir in class_folders(source):
+            (staging / class_dir.name).mkdir()
+        for path in sorted(keep):
+            link = staging / path.relative_to(source)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                link.symlink_to(path.resolve())
+            except OSError:  # no symlinks (some Windows setups): copy instead
+                shutil.copy2(path, link)
+        move_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def prepare(dataset, max_batches: int | None = None, preprocess: bool = True):
+    """Apply Xception's preprocessing (unless `preprocess` is False), keep at most `max_batches` batches, prefetch.
 
     The result keeps the loader's `class_names` and `file_paths` (all of them, also when batches are left out).
     """
@@ -388,9 +512,10 @@ def prepare(dataset, max_batches: int | None = None):
     from keras.applications.xception import preprocess_input
 
     if max_batches is not None and max_batches < 1:
-        raise ValueError(f"max_batches must be None (every batch) or at least 1, not {max_batches}")
+        raise ArgumentError(f"max_batches must be None (every batch) or at least 1, not {max_batches}")
     class_names, file_paths = dataset.class_names, dataset.file_paths
-    dataset = dataset.map(lambda images, labels: (preprocess_input(images), labels))
+    if preprocess:
+        dataset = dataset.map(lambda images, labels: (preprocess_input(images), labels))
     if max_batches is not None:
         dataset = dataset.take(max_batches)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
@@ -406,15 +531,17 @@ def load_split(
     max_batches: int | None = None,
     root: Path | None = None,
     shuffle: bool | None = None,
+    preprocess: bool = True,
 ):
     """The notebook-04 pipeline for one split: shuffled (with `seed`) only for train unless `shuffle` says.
 
     The dataset's `directory` is the folder it reads (the split, or its clean view in the cache).
+    `preprocess=False` keeps the 0-255 pixels (for augmentation, which comes before preprocessing).
     """
     import keras
 
     if image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"image_size must be at least {MIN_IMAGE_SIZE} px (Xception's minimum), not {image_size}")
+        raise ArgumentError(f"image_size must be at least {MIN_IMAGE_SIZE} px (Xception's minimum), not {image_size}")
     directory = split_dir(split, root)
     dataset = keras.utils.image_dataset_from_directory(
         directory,
@@ -424,7 +551,7 @@ def load_split(
         shuffle=split == "train" if shuffle is None else shuffle,
         seed=seed,
     )
-    dataset = prepare(dataset, max_batches)
+    dataset = prepare(dataset, max_batches, preprocess)
     dataset.directory = directory
     return dataset
 
@@ -432,7 +559,32 @@ def load_split(
 def example_image(class_name: str, split: str = "train", index: int = 0, root: Path | None = None) -> Path:
     """The `index`-th image (sorted by name) of one class: a stable example for the notebooks."""
     folder = Path(root or find_dataset()) / split / class_name
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = [path for path in visible_files(folder) if path.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise DataError(f"No images in {folder}")
     return files[index]
+
+
+def load_image(path: Path | str, image_size: int):
+    """One image exactly as the training pipeline makes it: decoded and resized by TensorFlow, float32 0-255.
+
+    `keras.utils.image_dataset_from_directory` reads each file with `tf.io.read_file`, decodes it to
+    three channels and resizes it with `tf.image.resize` (plain bilinear, no antialiasing); this does
+    the same for one file, so a single photo is predicted on what the model was trained on.
+    `keras.utils.load_img(target_size=...)` resizes differently (Pillow's filters); notebook 01 compares
+    them. Like the pipeline, it ignores EXIF orientation. Returns an array of shape (image_size, image_size, 3).
+    """
+    import tensorflow as tf
+
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive number of pixels, such as 150; got {image_size!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No image file at {path}")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path.name}: the training pipeline reads only {', '.join(IMAGE_SUFFIXES)} files")
+    try:
+        image = tf.image.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+    except tf.errors.InvalidArgumentError as error:
+        raise DataError(f"{path} cannot be decoded as an image ({error.message})") from None
+    return tf.image.resize(image, (image_size, image_size), method="bilinear").numpy()

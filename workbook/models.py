@@ -3,78 +3,84 @@
 from __future__ import annotations
 
 import os
-import socket
+import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
+from keras.src.applications import imagenet_utils, xception
+from keras.src.backend.config import keras_home
 
-# File names Keras gives these downloads in its cache (keras.applications.xception, imagenet_utils).
+from workbook import data
+from workbook.errors import ArgumentError, WeightsUnavailable
+
+# What Keras downloads for Xception, under the file names it gives them in its cache.
 WEIGHT_FILES = {
     True: "xception_weights_tf_dim_ordering_tf_kernels.h5",
     False: "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
 }
 CLASS_INDEX_FILE = "imagenet_class_index.json"
+URLS = {
+    WEIGHT_FILES[True]: xception.WEIGHTS_PATH,
+    WEIGHT_FILES[False]: xception.WEIGHTS_PATH_NO_TOP,
+    CLASS_INDEX_FILE: imagenet_utils.CLASS_INDEX_PATH,
+}
 
 
 def remedies() -> str:
-    """What to do when ImageNet files cannot be downloaded."""
+    """What to do when ImageNet files cannot be downloaded: in the notebook first, then ahead of time."""
     return (
-        "Remedies:\n"
-        "  - fetch them ahead on a connected machine: `python -m workbook fetch --weights` (or `make fetch`),\n"
+        "What to do:\n"
+        "  - in this notebook: set WEIGHTS = None in the parameters cell and run the notebook again\n"
+        "    (random weights: every cell runs, but nothing is learned and predictions mean nothing);\n"
+        "  - fetch the files ahead on a connected machine: `make fetch` (or `python -m workbook fetch --weights`),\n"
         f"    then copy its Keras cache to {keras_cache()} on this machine (the offline classroom kit);\n"
-        "  - or point WEIGHTS at a local weights file: notebook 02 needs Xception's file with its top,\n"
+        "  - or set WEIGHTS to a local weights file: notebook 02 needs Xception's file with its top,\n"
         "    03 and 04 the one without (`python -m workbook run --notebooks 04 -p WEIGHTS /path/notop.h5`);\n"
-        "  - or run the smoke profile, with random weights: `make run PROFILE=smoke`."
+        "  - from the command line, the smoke profile uses random weights: `make run PROFILE=smoke`."
     )
 
 
-class WeightsUnavailable(RuntimeError):
-    """ImageNet weights (or labels) are neither cached nor downloadable; the message names the remedies."""
-
-
 def keras_cache() -> Path:
-    """Keras' download cache: $KERAS_HOME/models, else ~/.keras/models."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models"
+    """Where Keras keeps its downloads: `models/` in Keras' home folder, as Keras itself resolves it.
+
+    Keras reads $KERAS_HOME (else ~/.keras) once, when it is imported, and falls back to /tmp/.keras
+    when that folder is not writable.
+    """
+    home = os.path.expanduser(keras_home())
+    if not os.access(home, os.W_OK):
+        home = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras")
+    return Path(home) / "models"
 
 
 def weights_status() -> dict[str, bool]:
     """Which of Xception's ImageNet files are in Keras' cache."""
-    names = [*WEIGHT_FILES.values(), CLASS_INDEX_FILE]
-    return {name: (keras_cache() / name).is_file() for name in names}
+    return {name: (keras_cache() / name).is_file() for name in URLS}
 
 
-def _download(what: str, action):
-    """Run a Keras call that may download `what`, turning a network failure into WeightsUnavailable."""
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(60)
-    try:
-        return action()
-    except Exception as error:  # Keras raises a bare Exception("URL fetch failure ...")
-        if "URL fetch failure" not in str(error):
-            raise
-        raise WeightsUnavailable(f"Cannot download {what}: the network is unreachable.\n{remedies()}") from None
-    finally:
-        socket.setdefaulttimeout(previous)
+def _fetch(name: str, what: str) -> None:
+    """Download one of Keras' ImageNet files into its cache unless it is there; WeightsUnavailable if it cannot."""
+    path = keras_cache() / name
+    if not path.is_file():
+        data.download(URLS[name], path, what, WeightsUnavailable, remedies())
 
 
 def ensure_weights(weights: str | None, include_top: bool = False) -> None:
     """Check that `weights` can be loaded, downloading ImageNet's once; raise with remedies if not."""
     if weights == "imagenet":
-        if not (keras_cache() / WEIGHT_FILES[include_top]).is_file():
-            _download(
-                "Xception's ImageNet weights",
-                lambda: keras.applications.Xception(weights="imagenet", include_top=include_top),
-            )
+        _fetch(WEIGHT_FILES[include_top], "Xception's ImageNet weights")
     elif weights is not None and not Path(weights).is_file():
-        raise ValueError(f"WEIGHTS must be 'imagenet', None or an existing weights file; {weights!r} is not a file.")
+        raise ArgumentError(
+            f"WEIGHTS must be 'imagenet', None or an existing weights file; {weights!r} is not a file.\n"
+            "Set WEIGHTS in the parameters cell to one of those, and run the notebook again."
+        )
 
 
 def fetch_weights() -> None:
     """Download Xception's weights (with and without top) and ImageNet's class index into Keras' cache."""
     for include_top in (True, False):
         ensure_weights("imagenet", include_top=include_top)
-    _download("ImageNet's class names", lambda: keras.applications.xception.decode_predictions(np.zeros((1, 1000))))
+    _fetch(CLASS_INDEX_FILE, "ImageNet's class names")
 
 
 def decode_predictions(predictions, top: int = 5, weights: str | None = "imagenet") -> list:
@@ -83,9 +89,10 @@ def decode_predictions(predictions, top: int = 5, weights: str | None = "imagene
     Notebook 02 explains it. Keras downloads the 1000 class names once; offline, with random
     weights (the smoke profile) or a local weights file, the names are replaced by class numbers.
     """
-    if weights == "imagenet" or (keras_cache() / CLASS_INDEX_FILE).is_file():
-        decode = keras.applications.xception.decode_predictions
-        return _download("ImageNet's class names", lambda: decode(predictions, top=top))
+    if weights == "imagenet":
+        _fetch(CLASS_INDEX_FILE, "ImageNet's class names")
+    if (keras_cache() / CLASS_INDEX_FILE).is_file():
+        return keras.applications.xception.decode_predictions(predictions, top=top)
     print(f"ImageNet's class names are not in {keras_cache()}: showing class numbers instead.")
     predictions = np.asarray(predictions)
     best = np.argsort(predictions, axis=-1)[:, ::-1][:, :top]
@@ -111,20 +118,27 @@ def pooled_vectors(base: keras.Model):
 
 def _check_head(learning_rate: float, size_inner: int | None, droprate: float) -> None:
     if learning_rate <= 0:
-        raise ValueError(f"learning_rate must be positive, not {learning_rate}")
+        raise ArgumentError(f"learning_rate must be positive, not {learning_rate}")
     if not 0.0 <= droprate < 1.0:
-        raise ValueError(f"droprate must be in [0, 1), not {droprate}")
+        raise ArgumentError(f"droprate must be in [0, 1), not {droprate}")
     if size_inner is not None and size_inner < 1:
-        raise ValueError(f"size_inner must be None (no inner layer) or at least 1, not {size_inner}")
+        raise ArgumentError(f"size_inner must be None (no inner layer) or at least 1, not {size_inner}")
 
 
 def _top(vectors, size_inner: int | None, droprate: float, num_classes: int):
-    """The layers after pooling: optional Dense(size_inner, relu), optional Dropout, Dense(num_classes) logits."""
-    if size_inner:
-        vectors = keras.layers.Dense(size_inner, activation="relu")(vectors)
+    """The layers after pooling: optional Dense(size_inner, relu), optional Dropout, Dense(num_classes) logits.
+
+    Creating a layer draws from the seeded generator (a Dense layer for its initial weights, a Dropout
+    layer for its masks), so both Dense layers are created before any Dropout: after the same seed,
+    heads that differ only in `droprate` (or `learning_rate`) start from identical weights (notebook 08).
+    """
+    inner = keras.layers.Dense(size_inner, activation="relu") if size_inner else None
+    output = keras.layers.Dense(num_classes)
+    if inner is not None:
+        vectors = inner(vectors)
     if droprate:
         vectors = keras.layers.Dropout(droprate)(vectors)
-    return keras.layers.Dense(num_classes)(vectors)
+    return output(vectors)
 
 
 def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
@@ -178,6 +192,6 @@ def join(base: keras.Model, head: keras.Model) -> keras.Model:
     Notebook 06 saves and reloads such a model.
     """
     if getattr(head, "optimizer", None) is None:
-        raise ValueError("The head is not compiled: build it with models.make_head, or compile it first")
+        raise ArgumentError("The head is not compiled: build it with models.make_head, or compile it first")
     inputs, vectors = pooled_vectors(base)
     return _compile(keras.Model(inputs, head(vectors)), float(head.optimizer.learning_rate))

@@ -9,12 +9,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from workbook.errors import ArgumentError
+
 
 def learning_curves(history, metric: str = "accuracy", title: str | None = None) -> plt.Figure:
     """Training and validation `metric` per epoch from a Keras History (or its `.history` dict)."""
     values = getattr(history, "history", history)
     if metric not in values:
-        raise ValueError(f"No {metric!r} in this history; it has {sorted(values)}")
+        raise ArgumentError(f"No {metric!r} in this history; it has {sorted(values)}")
     epochs = np.arange(1, len(values[metric]) + 1)
     fig, ax = plt.subplots()
     ax.plot(epochs, values[metric], "o-", label=f"training {metric}")
@@ -33,14 +35,14 @@ def sweep(
     `train=True` adds the training curves (dashed); `panels=True` gives each run its own axes.
     """
     if not histories:
-        raise ValueError("No histories to plot: pass the dict that training.sweep returns")
+        raise ArgumentError("No histories to plot: pass the dict that training.sweep returns")
     count = len(histories) if panels else 1
     fig, axes = plt.subplots(1, count, figsize=(4 * count + 2, 4), sharey=True, squeeze=False, layout="constrained")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for index, (label, history) in enumerate(histories.items()):
         values = getattr(history, "history", history)
         if f"val_{metric}" not in values:
-            raise ValueError(f"No 'val_{metric}' in the history of {label}; it has {sorted(values)}")
+            raise ArgumentError(f"No 'val_{metric}' in the history of {label}; it has {sorted(values)}")
         ax, colour = axes[0, index if panels else 0], colours[index % len(colours)]
         epochs = np.arange(1, len(values[metric]) + 1)
         prefix = "" if panels else f"{label}: "
@@ -58,7 +60,7 @@ def sweep(
 def image_grid(images: Sequence, titles: Sequence[str], columns: int = 5, title: str | None = None) -> plt.Figure:
     """Images (arrays or PIL images) in a grid, each with its title."""
     if len(images) != len(titles):
-        raise ValueError(f"Got {len(images)} images but {len(titles)} titles")
+        raise ArgumentError(f"Got {len(images)} images but {len(titles)} titles")
     rows = math.ceil(len(images) / columns)
     size = (2.6 * columns, 2.8 * rows) if columns > 2 else (4 * columns, 4.2 * rows)
     fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False, layout="constrained")
@@ -76,7 +78,7 @@ def channels(image, title: str = "The three channels of an image") -> plt.Figure
     """The red, green and blue channels of an (h, w, 3) image as three intensity maps."""
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[-1] != 3:
-        raise ValueError(f"Expected an (height, width, 3) image, got shape {array.shape}")
+        raise ArgumentError(f"Expected an (height, width, 3) image, got shape {array.shape}")
     fig, axes = plt.subplots(1, 3, figsize=(12, 4))
     for index, (ax, name, cmap) in enumerate(zip(axes, ("red", "green", "blue"), ("Reds", "Greens", "Blues"))):
         shown = ax.imshow(array[:, :, index], cmap=cmap, vmin=0, vmax=255)
@@ -91,7 +93,7 @@ def feature_maps(maps, count: int = 8, columns: int = 4, title: str = "Feature m
     """The first `count` channels of an (h, w, channels) feature-map stack, one image each."""
     array = np.asarray(maps)
     if array.ndim != 3:
-        raise ValueError(f"Expected an (height, width, channels) array, got shape {array.shape}")
+        raise ArgumentError(f"Expected an (height, width, channels) array, got shape {array.shape}")
     count = min(count, array.shape[-1])
     rows = math.ceil(count / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.6 * rows), squeeze=False)

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from workbook import data, report, session
+from workbook.errors import WorkbookError
 
 NOTEBOOKS_DIR = data.REPO_ROOT / "notebooks"
 
@@ -21,7 +22,7 @@ PROFILES: dict[str, dict] = {
 }
 
 
-class RunError(RuntimeError):
+class RunError(WorkbookError, RuntimeError):
     """The run cannot start; the message says why and what to do."""
 
 
@@ -73,6 +74,54 @@ def parameters_for(notebook: Path, profile: str, overrides: dict | None = None) 
     return {name: value for name, value in wanted.items() if name in declared}
 
 
+def _whole(minimum: int, none_allowed: bool = False):
+    """A check that a value is a whole number >= `minimum` (or None): the message when it is not, else None."""
+
+    def check(value) -> str | None:
+        if (value is None and none_allowed) or (type(value) is int and value >= minimum):
+            return None
+        return f"must be {'None or ' if none_allowed else ''}a whole number of at least {minimum}"
+
+    return check
+
+
+def _weights(value) -> str | None:
+    if value is None or value == "imagenet" or (isinstance(value, str) and Path(value).expanduser().is_file()):
+        return None
+    return "must be 'imagenet', None (random weights) or the path of an existing weights file"
+
+
+# The shared parameters (DESIGN.md section 4) and what each accepts.
+CHECKS = {
+    "WEIGHTS": _weights,
+    "IMAGE_SIZE": _whole(data.MIN_IMAGE_SIZE),
+    "BATCH_SIZE": _whole(1),
+    "EPOCHS": _whole(1),
+    "MAX_BATCHES": _whole(1, none_allowed=True),
+    "SEED": _whole(0),
+}
+
+
+def check_parameters(values: dict) -> None:
+    """Raise RunError naming every shared parameter in `values` with a type or range a notebook cannot use."""
+    problems = [
+        f"  {name} = {value!r}: {problem}"
+        for name, value in values.items()
+        if name in CHECKS and (problem := CHECKS[name](value))
+    ]
+    if problems:
+        raise RunError("Parameters no notebook can run with:\n" + "\n".join(problems))
+
+
+def read_metrics(path: Path) -> dict:
+    """The metrics a notebook recorded; {} when there are none or the file is damaged (a killed kernel)."""
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
+
+
 def preflight(notebooks: list[Path], profile: str, overrides: dict | None) -> None:
     """Get the dataset and, where a notebook uses them, the ImageNet weights before any notebook starts."""
     from workbook import models
@@ -111,12 +160,15 @@ def execute(notebook: Path, out_dir: Path, profile: str, overrides: dict | None 
         error = f"{type(failure).__name__}: {failure}"
     finally:
         del os.environ[session.METRICS_ENV], os.environ[session.PROFILE_ENV]
-    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
     result = Result(
-        notebook.stem, "failed" if error else "ok", round(time.perf_counter() - started, 1), parameters, metrics, error
+        notebook.stem,
+        "failed" if error else "ok",
+        round(time.perf_counter() - started, 1),
+        parameters,
+        read_metrics(metrics_path),
+        error,
     )
-    record = {"profile": profile, **result.__dict__}
-    metrics_path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    session.write_json(metrics_path, {"profile": profile, **result.__dict__})
     return result
 
 
@@ -144,9 +196,12 @@ def run(
 ) -> list[Result]:
     """Execute the selected notebooks under `profile`; print progress and the summary table."""
     notebooks = select_notebooks(selection)
+    weights = (overrides or {}).get("WEIGHTS")
+    if isinstance(weights, str) and Path(weights).expanduser().is_file():  # named from where the command runs
+        overrides = {**overrides, "WEIGHTS": str(Path(weights).expanduser().resolve())}
     declared = set()
     for notebook in notebooks:
-        parameters_for(notebook, profile, overrides)  # reject an unknown profile before any work
+        check_parameters({**declared_parameters(notebook), **parameters_for(notebook, profile, overrides)})
         declared |= set(declared_parameters(notebook))
     unknown = sorted(set(overrides or {}) - declared)
     if unknown:
@@ -155,8 +210,9 @@ def run(
         )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend drops figures from executed notebooks
+    data.make_paths_absolute()  # kernels run in notebooks/: a relative path would point elsewhere there
     preflight(notebooks, profile, overrides)
-    out = Path(out or data.runs_dir() / f"{profile}-{datetime.now():%Y%m%d-%H%M%S}")
+    out = Path(out).expanduser().resolve() if out else data.runs_dir() / f"{profile}-{datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for number, notebook in enumerate(notebooks, start=1):

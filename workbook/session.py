@@ -103,5 +103,15 @@ def record_metrics(**metrics) -> dict:
     metrics = _plain(metrics)
     path = os.environ.get(METRICS_ENV)
     if path:
-        Path(path).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        write_json(Path(path), metrics)
     return metrics
+
+
+def write_json(path: Path, value) -> None:
+    """Write `value` as JSON under a temporary name, then rename: a reader never sees half a file."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(json.dumps(value, indent=2, default=str), encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import inspect
 import json
 import os
 import time
@@ -19,9 +20,8 @@ import keras
 import numpy as np
 
 from workbook import data, models
+from workbook.errors import ArgumentError
 
-# Part of the cache key: raise it when the way vectors are computed changes (data.prepare, the extractor).
-PIPELINE_VERSION = 1
 HEAD_OPTIONS = ("learning_rate", "size_inner", "droprate")
 
 
@@ -29,7 +29,7 @@ HEAD_OPTIONS = ("learning_rate", "size_inner", "droprate")
 class Embeddings:
     """The pooled vectors of one split, with their one-hot labels, in the split's file order."""
 
-    vectors: np.ndarray  # (images, features) float32
+    vectors: np.ndarray  # (images, features) float32; (views, images, features) for augmented views
     labels: np.ndarray  # (images, classes) float32, one-hot
     class_names: list[str]
     files: list[str]  # relative to the split's folder
@@ -42,6 +42,16 @@ def weights_digest(model: keras.Model) -> str:
     for weight in model.weights:
         digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
     return digest.hexdigest()
+
+
+def code_digest() -> str:
+    """A fingerprint of the code that turns image files into vectors: loading, resizing, preprocessing, pooling.
+
+    Part of the cache key, so changing any of that code (or the dtype policy) computes the vectors again.
+    """
+    steps = (data.split_dir, data.load_split, data.prepare, models.pooled_vectors, _extract, augmented_views)
+    sources = [inspect.getsource(step) for step in steps] + [keras.config.dtype_policy().name]
+    return hashlib.sha256("\0".join(sources).encode()).hexdigest()
 
 
 def _files_digest(files: list[str], folder: Path) -> str:
@@ -57,9 +67,48 @@ def embed(
     """The pooled vectors of `split` under the frozen `base`: from the cache, or computed once and cached.
 
     The cache key covers the image files (names and contents), the image size, every weight of
-    `base` and the library versions; any change computes the vectors again.
+    `base`, the code that computes the vectors and the library versions; any change computes them again.
     """
-    dataset = data.load_split(split, base.input_shape[1], batch_size, max_batches=max_batches, root=root, shuffle=False)
+    return _embed(split, base, batch_size, max_batches, root)
+
+
+def embed_views(
+    split: str,
+    base: keras.Model,
+    augmentation: keras.Model,
+    views: int,
+    seed: int = 1,
+    batch_size: int = 32,
+    max_batches: int | None = None,
+    root: Path | None = None,
+) -> Embeddings:
+    """The pooled vectors of `views` augmented versions of every training image, cached like `embed`'s.
+
+    View v of image i is fixed by `seed`, i and v (see `augmented_views`), so the vectors are
+    computed once and every head of a sweep trains on the same views. Notebook 09 explains it.
+    The cache key adds the augmentation's settings, `views` and `seed`.
+    """
+    if split != "train":
+        raise ArgumentError(
+            f"Augment only training images: validation and test images are never augmented, not {split!r}"
+        )
+    if type(views) is not int or views < 1:
+        raise ArgumentError(f"views must be a whole number of at least 1, not {views!r}")
+    return _embed(split, base, batch_size, max_batches, root, (augmentation, views, seed))
+
+
+def _settings(augmentation: keras.Model) -> list[dict]:
+    """The augmentation layers' classes and settings, without the names and seeds that vary between runs."""
+    return [
+        {"class": type(layer).__name__, **{k: v for k, v in layer.get_config().items() if k not in ("name", "seed")}}
+        for layer in augmentation.layers
+    ]
+
+
+def _embed(split, base, batch_size, max_batches, root, augment: tuple | None = None) -> Embeddings:
+    dataset = data.load_split(
+        split, base.input_shape[1], batch_size, max_batches=max_batches, root=root, shuffle=False, preprocess=False
+    )
     used = dataset.file_paths[: max_batches * batch_size] if max_batches else dataset.file_paths
     files = [Path(path).relative_to(dataset.directory).as_posix() for path in used]
     key = {
@@ -68,30 +117,62 @@ def embed(
         "images": len(files),
         "image_size": base.input_shape[1],
         "weights": weights_digest(base),
-        "pipeline": PIPELINE_VERSION,
+        "code": code_digest(),
         "keras": keras.__version__,
         "backend": f"{keras.config.backend()} {importlib.metadata.version(keras.config.backend())}",
     }
+    what = "vectors"
+    if augment:
+        key |= {"augmentation": _settings(augment[0]), "views": augment[1], "seed": augment[2]}
+        key = json.loads(json.dumps(key, default=str))  # as it reads back from the file (tuples become lists)
+        what = f"vectors of {augment[1]} augmented views"
     name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = data.cache_dir() / "embeddings" / f"{split}_{key['image_size']}px_{name}.npz"
     cached = _read(path, key)
     if cached is not None:
-        print(f"{split}: {len(files)} vectors loaded from the cache ({path.name})")
+        print(f"{split}: {what} of {len(files)} images loaded from the cache")
         return Embeddings(*cached, files=files, path=path)
-    vectors, labels = _extract(dataset, base, f"{split}: computing vectors once")
+    vectors, labels = _extract(dataset, base, f"{split}: computing {what} once", augment)
     _write(path, key, vectors, labels, dataset.class_names)
     return Embeddings(vectors, labels, list(dataset.class_names), files, path)
 
 
-def _extract(dataset, base: keras.Model, description: str) -> tuple[np.ndarray, np.ndarray]:
+def augmented_views(images, augmentation: keras.Model, views: int, seed: int, first_index: int = 0) -> np.ndarray:
+    """`views` augmented versions of each image (0-255 pixels), image by image: (images * views, h, w, 3).
+
+    The random layers are seeded from (`seed`, the image's index `first_index + k`) before each
+    image, and its views are one batch of copies: so view v of image i depends only on the seed,
+    i and v (and `views`), never on which other images are around it.
+    """
+    states = [variable for variable in augmentation.variables if variable.path.endswith("seed_generator_state")]
+    result = []
+    for offset, image in enumerate(keras.ops.convert_to_numpy(images)):
+        numbers = np.random.SeedSequence([seed, first_index + offset]).generate_state(len(states))
+        for state, number in zip(states, numbers):
+            state.assign(np.array([number, 0], dtype=state.dtype))
+        copies = np.repeat(image[None], views, axis=0)
+        result.append(keras.ops.convert_to_numpy(augmentation(copies, training=True)))
+    return np.concatenate(result)
+
+
+def _extract(dataset, base: keras.Model, description: str, augment: tuple | None = None):
+    """Pooled vectors of raw (0-255) batches, optionally of their augmented views: (images, features) or
+    (views, images, features), with the labels."""
+    from keras.applications.xception import preprocess_input
+
     from workbook.progress import bar
 
     extractor = keras.Model(*models.pooled_vectors(base))
-    vectors, labels = [], []
+    vectors, labels, seen = [], [], 0
     for images, batch_labels in bar(dataset, desc=description, unit="batch", total=len(dataset), mininterval=3):
-        vectors.append(keras.ops.convert_to_numpy(extractor.predict_on_batch(images)))
+        count = images.shape[0]
+        if augment:
+            images = augmented_views(images, augment[0], augment[1], augment[2], first_index=seen)
+        pooled = keras.ops.convert_to_numpy(extractor.predict_on_batch(preprocess_input(images)))
+        vectors.append(pooled.reshape(count, -1, pooled.shape[-1]).swapaxes(0, 1) if augment else pooled)
         labels.append(keras.ops.convert_to_numpy(batch_labels))
-    return np.concatenate(vectors), np.concatenate(labels)
+        seen += count
+    return np.concatenate(vectors, axis=-2), np.concatenate(labels)
 
 
 def _read(path: Path, key: dict) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
@@ -120,13 +201,16 @@ def _write(path: Path, key: dict, vectors: np.ndarray, labels: np.ndarray, class
         partial.unlink(missing_ok=True)
 
 
-def best(history, metric: str = "val_accuracy") -> tuple[float, int]:
-    """The best value of `metric` in a Keras History and its epoch (counting from 1).
+def best(history, metric: str = "val_accuracy") -> tuple[float, int | None]:
+    """The best value of `metric` in a Keras History and its epoch (counting from 1); NaN epochs never win.
 
-    Best is the lowest for a loss, the highest for anything else (accuracy, AUC, ...).
+    Best is the lowest for a loss, the highest for anything else (accuracy, AUC, ...). When every
+    value is NaN (training diverged from the start), the answer is (nan, None).
     """
-    values = getattr(history, "history", history)[metric]
-    index = int(np.argmin(values)) if "loss" in metric else int(np.argmax(values))
+    values = np.asarray(getattr(history, "history", history)[metric], dtype=float)
+    if np.isnan(values).all():
+        return float("nan"), None
+    index = int(np.nanargmin(values)) if "loss" in metric else int(np.nanargmax(values))
     return float(values[index]), index + 1
 
 
@@ -147,41 +231,91 @@ def sweep(
     _check_configs(configs, epochs)
     labels = [", ".join(f"{name}={value}" for name, value in config.items()) for config in configs]
     if len(set(labels)) < len(labels):
-        raise ValueError(f"configs repeats a configuration: {labels}")
-    histories = {}
-    for label, config in zip(labels, configs):
-        keras.utils.set_random_seed(seed)
-        head = models.make_head(**config, num_features=train.vectors.shape[1], num_classes=len(train.class_names))
-        started = time.perf_counter()
-        history = head.fit(
-            train.vectors,
-            train.labels,
-            batch_size=batch_size,
-            epochs=epochs,
-            validation_data=(val.vectors, val.labels),
-            shuffle=shuffle,
-            verbose=0,
-        )
-        accuracy, epoch = best(history)
-        print(f"{label}: best val_accuracy {accuracy:.3f} at epoch {epoch} ({time.perf_counter() - started:.1f} s)")
-        histories[label] = history
-    return histories
+        raise ArgumentError(f"configs repeats a configuration: {labels}")
+    return {
+        label: train_head(config, train, val, epochs, batch_size, seed, shuffle, label)
+        for label, config in zip(labels, configs)
+    }
+
+
+def train_head(
+    config: dict,
+    train: Embeddings,
+    val: Embeddings,
+    epochs: int,
+    batch_size: int = 32,
+    seed: int = 1,
+    shuffle: bool = True,
+    label: str = "head",
+    callbacks: list | None = None,
+) -> keras.callbacks.History:
+    """Train one head (`config`: keyword arguments of `models.make_head`) from `seed`; print its best epoch.
+
+    With augmented views (`embed_views`), epoch e trains on view e % views of every image: fresh
+    views in every epoch when there are as many views as epochs, a reused pool otherwise.
+    """
+    _check_configs([config], epochs)
+    keras.utils.set_random_seed(seed)
+    head = models.make_head(**config, num_features=train.vectors.shape[-1], num_classes=len(train.class_names))
+    started = time.perf_counter()
+    if train.vectors.ndim == 3:
+        batches = EpochViews(train.vectors, train.labels, batch_size, seed, shuffle)
+        fit_data = {"x": batches, "shuffle": False, "callbacks": [batches.follower(), *(callbacks or [])]}
+    else:
+        fit_data = {"x": train.vectors, "y": train.labels, "batch_size": batch_size, "shuffle": shuffle}
+        fit_data["callbacks"] = callbacks or []
+    history = head.fit(**fit_data, epochs=epochs, validation_data=(val.vectors, val.labels), verbose=0)
+    accuracy, epoch = best(history)
+    print(f"{label}: best val_accuracy {accuracy:.3f} at epoch {epoch} ({time.perf_counter() - started:.1f} s)")
+    return history
+
+
+class EpochViews(keras.utils.PyDataset):
+    """Batches of cached augmented views: in epoch e, view e % views of every image, shuffled with (seed, e)."""
+
+    def __init__(self, vectors: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, shuffle: bool = True):
+        super().__init__()
+        self.vectors, self.labels, self.batch_size, self.seed, self.shuffle = vectors, labels, batch_size, seed, shuffle
+        self.start_epoch(0)
+
+    def start_epoch(self, epoch: int) -> None:
+        """Serve view `epoch % views`, in this epoch's order."""
+        self.view = self.vectors[epoch % len(self.vectors)]
+        count = len(self.labels)
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(count) if self.shuffle else np.arange(count)
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.view[chosen], self.labels[chosen]
+
+    def follower(self) -> keras.callbacks.Callback:
+        """The callback that tells this dataset when a new epoch begins (fit calls it)."""
+        dataset = self
+
+        class FollowEpochs(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                dataset.start_epoch(epoch)
+
+        return FollowEpochs()
 
 
 def _check_configs(configs: list[dict], epochs: int) -> None:
     """Refuse bad configurations before any head trains, naming the bad one."""
     example = "for example [{'learning_rate': 0.01}, {'learning_rate': 0.001}]"
     if not isinstance(configs, list | tuple) or not configs:
-        raise ValueError(f"configs must be a non-empty list of make_head arguments, {example}; got {configs!r}")
+        raise ArgumentError(f"configs must be a non-empty list of make_head arguments, {example}; got {configs!r}")
     for config in configs:
         if not isinstance(config, dict):
-            raise ValueError(f"each configuration must be a dict of make_head arguments ({example}), not {config!r}")
+            raise ArgumentError(f"each configuration must be a dict of make_head arguments ({example}), not {config!r}")
         unknown = sorted(set(config) - set(HEAD_OPTIONS))
         if unknown:
-            raise ValueError(f"configuration {config} has {unknown}; a sweep can set {', '.join(HEAD_OPTIONS)}")
-        models.make_head(**config)  # raises ValueError for a bad value, such as droprate=1.0
+            raise ArgumentError(f"configuration {config} has {unknown}; a sweep can set {', '.join(HEAD_OPTIONS)}")
+        models.make_head(**config)  # raises ArgumentError for a bad value, such as droprate=1.0
     if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, not {epochs}")
+        raise ArgumentError(f"epochs must be at least 1, not {epochs}")
 
 
 def results(histories: dict[str, keras.callbacks.History]) -> dict[str, dict]:
@@ -206,7 +340,7 @@ class InterruptAfter(keras.callbacks.Callback):
     def __init__(self, epochs: int):
         super().__init__()
         if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, not {epochs}")
+            raise ArgumentError(f"epochs must be at least 1, not {epochs}")
         self.epochs = epochs
 
     def on_epoch_end(self, epoch, logs=None):
