@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import mimetypes
 import re
 from pathlib import Path
@@ -48,7 +49,9 @@ def notebook_page(executed: Path, source_dir: Path) -> Path:
     notebook = nbformat.read(executed, as_version=4)
     embed_markdown_images(notebook, source_dir)
     resources = {"metadata": {"name": executed.stem, "path": str(source_dir)}}
-    body, _ = HTMLExporter(embed_images=True).from_notebook_node(notebook, resources=resources)
+    quiet = logging.getLogger("workbook.report")  # nbconvert notes each figure without alternative text
+    quiet.setLevel(logging.ERROR)
+    body, _ = HTMLExporter(embed_images=True, log=quiet).from_notebook_node(notebook, resources=resources)
     page = executed.with_suffix(".html")
     page.write_text(body, encoding="utf-8")
     return page
