@@ -23,6 +23,7 @@ class FinishedLine(std.tqdm):
 
     def __init__(self, *args, **kwargs):
         kwargs["file"] = io.StringIO()  # tqdm's own drawing goes nowhere
+        kwargs.setdefault("ascii", False)  # the block characters a terminal's bar uses, not '#'
         super().__init__(*args, **kwargs)
 
     def close(self) -> None:
