@@ -104,3 +104,79 @@ def test_make_model_inner_layer_and_dropout():
 def test_make_model_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         models.make_model(input_size=71, weights=None, **kwargs)
+
+
+# --- initial weights of the heads a sweep compares (notebooks 07 and 08) ----------------------
+
+
+def initial_weights(seed: int = 1, **options) -> list[np.ndarray]:
+    keras.utils.set_random_seed(seed)
+    return models.make_head(**options).get_weights()
+
+
+def same(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
+    return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_heads_differing_only_in_dropout_start_from_the_same_weights():
+    """Notebook 08's comparison: 0.0 has no Dropout layer, yet must start where 0.2, 0.5 and 0.8 start."""
+    heads = [initial_weights(size_inner=100, droprate=rate) for rate in (0.0, 0.2, 0.5, 0.8)]
+    assert all(same(heads[0], other) for other in heads[1:])
+    assert not same(heads[0], initial_weights(seed=2, size_inner=100))  # the seed still decides them
+
+
+def test_heads_start_from_the_same_weights_whatever_their_options_where_shapes_allow():
+    """After the same seed, any two heads whose weights have the same shapes start from the same values."""
+    by_shapes: dict[tuple, list] = {}
+    for size_inner in (None, 10, 100, 1000):  # notebook 07's sizes and its baseline
+        for droprate in (0.0, 0.5):
+            for learning_rate in (0.001, 0.1):
+                weights = initial_weights(size_inner=size_inner, droprate=droprate, learning_rate=learning_rate)
+                by_shapes.setdefault(tuple(w.shape for w in weights), []).append(weights)
+    assert len(by_shapes) == 4  # one group per inner size, four heads in each
+    for heads in by_shapes.values():
+        assert len(heads) == 4 and all(same(heads[0], other) for other in heads[1:])
+
+
+# --- batch normalization in a frozen base (notebook 04) --------------------------------------
+
+
+def nested_batch_norm_model(base_trainable: bool):
+    """A small stand-in for notebook 04's model: a base with a BatchNormalization layer, called with training=False."""
+    keras.utils.set_random_seed(1)
+    base_inputs = keras.Input((8,))
+    normalization = keras.layers.BatchNormalization()
+    base = keras.Model(base_inputs, normalization(keras.layers.Dense(8)(base_inputs)))
+    base.trainable = base_trainable
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(base(inputs, training=False)))
+    model.compile(optimizer="adam", loss="mse")
+    return model, base, normalization
+
+
+def fit_once(model) -> None:
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(3.0, 2.0, (64, 8)), rng.normal(size=(64, 3)), batch_size=16, epochs=1, verbose=0)
+
+
+def test_a_frozen_base_runs_its_batch_normalization_in_inference_mode():
+    """What notebook 04 teaches: freezing, not training=False, keeps the statistics during fit."""
+    model, base, normalization = nested_batch_norm_model(base_trainable=False)
+    x = np.random.default_rng(1).normal(3.0, 2.0, (16, 8)).astype("float32")
+    assert np.array_equal(base(x, training=True), base(x, training=False))
+    before = [w.numpy().copy() for w in (normalization.moving_mean, normalization.moving_variance)]
+    fit_once(model)
+    after = [w.numpy() for w in (normalization.moving_mean, normalization.moving_variance)]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_fit_overrides_training_false_for_an_unfrozen_base():
+    """The Keras 3.15 trap notebook 04 warns about (keras-team/keras #20285).
+
+    If this fails, the installed Keras no longer overrides training=False: update notebook 04's
+    explanation and DESIGN.md's pitfall (fine-tuning still needs frozen BatchNormalization layers).
+    """
+    model, _, normalization = nested_batch_norm_model(base_trainable=True)
+    before = normalization.moving_mean.numpy().copy()
+    fit_once(model)
+    assert not np.array_equal(before, normalization.moving_mean.numpy())

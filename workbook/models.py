@@ -119,12 +119,19 @@ def _check_head(learning_rate: float, size_inner: int | None, droprate: float) -
 
 
 def _top(vectors, size_inner: int | None, droprate: float, num_classes: int):
-    """The layers after pooling: optional Dense(size_inner, relu), optional Dropout, Dense(num_classes) logits."""
-    if size_inner:
-        vectors = keras.layers.Dense(size_inner, activation="relu")(vectors)
+    """The layers after pooling: optional Dense(size_inner, relu), optional Dropout, Dense(num_classes) logits.
+
+    Creating a layer draws from the seeded generator (a Dense layer for its initial weights, a Dropout
+    layer for its masks), so both Dense layers are created before any Dropout: after the same seed,
+    heads that differ only in `droprate` (or `learning_rate`) start from identical weights (notebook 08).
+    """
+    inner = keras.layers.Dense(size_inner, activation="relu") if size_inner else None
+    output = keras.layers.Dense(num_classes)
+    if inner is not None:
+        vectors = inner(vectors)
     if droprate:
         vectors = keras.layers.Dropout(droprate)(vectors)
-    return keras.layers.Dense(num_classes)(vectors)
+    return output(vectors)
 
 
 def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
