@@ -292,3 +292,49 @@ def test_example_image_is_stable(small_dataset):
     with pytest.raises(data.DataError, match="No images"):
         (small_dataset / "train" / "empty").mkdir()
         data.example_image("empty", root=small_dataset)
+
+
+# --- one image, loaded like the pipeline ---------------------------------------------------
+
+
+def pipeline_images(folder: Path, size: int, count: int) -> tuple[list[str], np.ndarray]:
+    """The first `count` images of a split folder as `image_dataset_from_directory` (notebook 04) gives them."""
+    import keras
+
+    dataset = keras.utils.image_dataset_from_directory(
+        folder, label_mode=None, image_size=(size, size), batch_size=count, shuffle=False
+    )
+    images = next(iter(dataset)).numpy()
+    return dataset.file_paths[: len(images)], images
+
+
+@real_data
+@pytest.mark.parametrize("size, count", [(71, 64), (150, 341), (299, 32)])
+def test_load_image_gives_what_the_training_pipeline_gives(size, count):
+    paths, images = pipeline_images(data.dataset_dir() / "validation", size, count)
+    assert len(paths) == count
+    for path, image in zip(paths, images):
+        single = data.load_image(path, size)
+        assert single.dtype == np.float32 and single.shape == (size, size, 3)
+        assert np.abs(single - image).max() <= 1e-3, path
+
+
+def test_load_image_matches_the_pipeline_on_generated_images(small_dataset):
+    paths, images = pipeline_images(small_dataset / "train", 71, 40)
+    for path, image in zip(paths, images):
+        assert np.abs(data.load_image(path, 71) - image).max() <= 1e-3, path
+
+
+def test_load_image_rejects_bad_arguments(small_dataset):
+    image = small_dataset / "train" / "hat" / "0.jpg"
+    for size in (0, 71.5, "150", True):
+        with pytest.raises(ValueError, match="image_size must be a positive number"):
+            data.load_image(image, size)
+    with pytest.raises(FileNotFoundError, match="No image file"):
+        data.load_image(small_dataset / "train" / "hat" / "missing.jpg", 71)
+    (small_dataset / "notes.txt").write_text("not an image")
+    with pytest.raises(ValueError, match="reads only"):
+        data.load_image(small_dataset / "notes.txt", 71)
+    (small_dataset / "fake.jpg").write_text("<html>not a jpeg</html>")
+    with pytest.raises(data.DataError, match="cannot be decoded"):
+        data.load_image(small_dataset / "fake.jpg", 71)

@@ -436,3 +436,28 @@ def example_image(class_name: str, split: str = "train", index: int = 0, root: P
     if not files:
         raise DataError(f"No images in {folder}")
     return files[index]
+
+
+def load_image(path: Path | str, image_size: int):
+    """One image exactly as the training pipeline makes it: decoded and resized by TensorFlow, float32 0-255.
+
+    `keras.utils.image_dataset_from_directory` reads each file with `tf.io.read_file`, decodes it to
+    three channels and resizes it with `tf.image.resize` (plain bilinear, no antialiasing); this does
+    the same for one file, so a single photo is predicted on what the model was trained on.
+    `keras.utils.load_img(target_size=...)` resizes differently (Pillow's filters); notebook 01 compares
+    them. Like the pipeline, it ignores EXIF orientation. Returns an array of shape (image_size, image_size, 3).
+    """
+    import tensorflow as tf
+
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive number of pixels, such as 150; got {image_size!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No image file at {path}")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path.name}: the training pipeline reads only {', '.join(IMAGE_SUFFIXES)} files")
+    try:
+        image = tf.image.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+    except tf.errors.InvalidArgumentError as error:
+        raise DataError(f"{path} cannot be decoded as an image ({error.message})") from None
+    return tf.image.resize(image, (image_size, image_size), method="bilinear").numpy()
