@@ -105,8 +105,8 @@ def test_sweeps_record_every_configuration_in_the_summary(smoke_run, notebook):
 def test_executed_06_reloads_the_best_checkpoint_and_resumes(smoke_run):
     out, _ = smoke_run
     run_dir = out / "06_checkpointing"
-    checkpoints = sorted(path.name for path in run_dir.glob("xception_v1_*.keras"))
-    assert checkpoints and all(re.fullmatch(r"xception_v1_\d{2}_\d\.\d{3}\.keras", name) for name in checkpoints)
+    checkpoints = sorted(path.name for path in run_dir.glob("head_v1_*.keras"))
+    assert checkpoints and all(re.fullmatch(r"head_v1_\d{2}_\d\.\d{3}\.keras", name) for name in checkpoints)
     assert (run_dir / "clothing_model_v1.keras").is_file() and (run_dir / "head_v1.weights.h5").is_file()
     assert not (run_dir / "backup").exists()  # deleted once the resumed run completed
     record = json.loads((out / "06_checkpointing.metrics.json").read_text())["metrics"]
