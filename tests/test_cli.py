@@ -202,7 +202,7 @@ def test_record_metrics_writes_nested_values_and_output_dir_uses_the_run_folder(
     assert json.loads((tmp_path / "05.metrics.json").read_text()) == {"best": 0.5, "sweep": {"a": {"best_epoch": 3}}}
     folder = session.output_dir("06_checkpointing")
     assert folder == tmp_path / "06_checkpointing" and folder.is_dir()
-    (folder / "xception_v1_01_0.500.keras").write_text("from an earlier run into the same folder")
+    (folder / "head_v1_01_0.500.keras").write_text("from an earlier run into the same folder")
     assert list(session.output_dir("06_checkpointing").iterdir()) == []  # a rerun starts empty
     monkeypatch.delenv(session.METRICS_ENV)
     monkeypatch.setenv("WORKBOOK_RUNS", str(tmp_path / "runs"))

@@ -484,7 +484,7 @@ def test_load_image_rejects_bad_arguments(small_dataset):
     for size in (0, 71.5, "150", True):
         with pytest.raises(ValueError, match="image_size must be a positive number"):
             data.load_image(image, size)
-    with pytest.raises(FileNotFoundError, match="No image file"):
+    with pytest.raises(data.DataError, match="No image file"):
         data.load_image(small_dataset / "train" / "hat" / "missing.jpg", 71)
     (small_dataset / "notes.txt").write_text("not an image")
     with pytest.raises(ValueError, match="reads only"):

@@ -35,8 +35,8 @@ def text_of(cell) -> str:
     return "".join(parts)
 
 
-def test_the_course_has_notebooks_01_to_08():
-    assert [path.stem for path in NOTEBOOKS][:8] == [
+def test_the_course_has_notebooks_01_to_10():
+    assert [path.stem for path in NOTEBOOKS][:10] == [
         "01_images_as_arrays",
         "02_pretrained_xception",
         "03_convolutions",
@@ -45,6 +45,8 @@ def test_the_course_has_notebooks_01_to_08():
         "06_checkpointing",
         "07_inner_layers",
         "08_dropout",
+        "09_augmentation",
+        "10_larger_model",
     ]
 
 
@@ -99,6 +101,8 @@ SWEEPS = {
     "05_learning_rate": [f"learning_rate={rate}" for rate in (0.0001, 0.001, 0.01, 0.1)],
     "07_inner_layers": [f"learning_rate=0.001, size_inner={size}" for size in (10, 100, 1000)],
     "08_dropout": [f"learning_rate=0.001, size_inner=100, droprate={rate}" for rate in (0.0, 0.2, 0.5, 0.8)],
+    "09_augmentation": ["no augmentation", "augmentation"],
+    "10_larger_model": ["150 px", "71 px"],  # the smoke profile's IMAGE_SIZE is 71
 }
 
 
@@ -107,7 +111,7 @@ def test_sweeps_record_every_configuration_in_the_summary(smoke_run, notebook):
     out, _ = smoke_run
     metrics = json.loads((out / f"{notebook}.metrics.json").read_text())["metrics"]
     for label in SWEEPS[notebook]:
-        assert set(metrics[label]) == {"best_val_accuracy", "best_epoch"}, label
+        assert set(metrics[label]) == {"best_val_accuracy", "best_epoch", "final_gap"}, label
         assert 0 <= metrics[label]["best_val_accuracy"] <= 1 and metrics[label]["best_epoch"] == 1  # smoke: 1 epoch
     summary = (out / "summary.txt").read_text()
     assert all(f"{label}: best_val_accuracy=" in summary for label in SWEEPS[notebook])
@@ -116,12 +120,22 @@ def test_sweeps_record_every_configuration_in_the_summary(smoke_run, notebook):
 def test_executed_06_reloads_the_best_checkpoint_and_resumes(smoke_run):
     out, _ = smoke_run
     run_dir = out / "06_checkpointing"
-    checkpoints = sorted(path.name for path in run_dir.glob("xception_v1_*.keras"))
-    assert checkpoints and all(re.fullmatch(r"xception_v1_\d{2}_\d\.\d{3}\.keras", name) for name in checkpoints)
+    checkpoints = sorted(path.name for path in run_dir.glob("head_v1_*.keras"))
+    assert checkpoints and all(re.fullmatch(r"head_v1_\d{2}_\d\.\d{3}\.keras", name) for name in checkpoints)
     assert (run_dir / "clothing_model_v1.keras").is_file() and (run_dir / "head_v1.weights.h5").is_file()
     assert not (run_dir / "backup").exists()  # deleted once the resumed run completed
     record = json.loads((out / "06_checkpointing.metrics.json").read_text())["metrics"]
     assert record["reloaded_val_accuracy"] == record["best_val_accuracy"]
+
+
+def test_executed_10_saves_the_larger_model_as_one_image_model(smoke_run):
+    import keras
+
+    out, _ = smoke_run
+    folder = out / "10_larger_model"
+    assert sorted(folder.glob("larger_head_*.keras")) and (folder / "clothing_model_larger.keras").is_file()
+    model = keras.saving.load_model(folder / "clothing_model_larger.keras")
+    assert model.input_shape == (None, 71, 71, 3) and model.output_shape == (None, 10)
 
 
 def test_executed_04_reports_files_and_classes(smoke_run, dataset_root):
@@ -280,7 +294,47 @@ CONCEPTS = {
     ],
     "07": ['activation="relu"', "size_inner", "training.sweep", "plots.sweep", "count_params()"],
     "08": ["keras.layers.Dropout(", "training=True", "training=False", "droprate", "train=True", "training.sweep"],
+    "09": [
+        'keras.layers.RandomFlip("horizontal"',
+        "keras.layers.RandomRotation(",
+        "keras.layers.RandomZoom(",
+        "keras.layers.RandomTranslation(",
+        "keras.layers.RandomContrast(",
+        "plots.image_grid",
+        ".predict(",
+        "training=True",
+        "keras.layers.Pipeline(",
+        ".map(",
+        "training.augmented_views",
+        "training.embed_views",
+        "training.train_head",
+        "plots.sweep",
+        "record_metrics",
+    ],
+    "10": [
+        "base_model(WEIGHTS, IMAGE_SIZE)",
+        "output_shape",
+        "time.perf_counter()",
+        "keras.callbacks.ModelCheckpoint",
+        'monitor="val_accuracy"',
+        "LEARNING_RATE",
+        "models.join",
+        ".save(",
+        "keras.saving.load_model",
+        "plots.sweep",
+        "record_metrics",
+    ],
 }
+
+
+def test_augmentation_touches_training_images_only():
+    """Validation and test images are never augmented: in no notebook does an augmentation call see them."""
+    for path in NOTEBOOKS:
+        code = "\n".join(without_comments(cell.source) for cell in code_cells(read(path)))
+        assert set(re.findall(r"embed_views\(\s*\"(\w+)\"", code)) <= {"train"}, path.name
+        for line in code.splitlines():
+            if re.search(r"\b(pipeline|augmentation)\(", line):
+                assert not re.search(r"validation|test", line), f"{path.name}: {line}"
 
 
 def without_comments(source: str) -> str:

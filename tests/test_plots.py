@@ -32,6 +32,9 @@ def test_channels_shows_red_green_blue():
     titles = [ax.get_title() for ax in fig.axes[:3]]
     assert titles == ["red channel", "green channel", "blue channel"]
     assert fig.axes[1].images[0].get_array().max() == 200
+    for ax, channel in zip(fig.axes[:3], range(3)):  # brighter means more: 0 is black, 255 the full colour
+        colormap = ax.images[0].get_cmap()
+        assert np.allclose(colormap(0.0)[:3], 0) and colormap(1.0)[channel] == 1 and sum(colormap(1.0)[:3]) == 1
     with pytest.raises(ValueError, match="height, width, 3"):
         plots.channels(np.zeros((4, 5)))
 

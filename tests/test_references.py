@@ -1,9 +1,15 @@
-"""The nbval references (tests/reference/) must be executions of today's student notebooks."""
+"""The nbval references (tests/reference/): executions of today's student notebooks, stable on any machine."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+
 import nbformat
 import pytest
+from conftest import REAL_DATA
 from test_notebooks import NOTEBOOKS, code_cells  # noqa: I001
 
 from workbook import run
@@ -34,3 +40,44 @@ def test_references_check_some_cells_and_hold_no_errors():
         cells = code_cells(nbformat.read(path, as_version=4))
         assert any("nbval-check-output" in c.metadata.get("tags", []) for c in cells), path.name
         assert not [o for c in cells for o in c.outputs if o.output_type == "error"], path.name
+
+
+def checked_text(cell) -> str:
+    """What nbval compares in a checked cell: every output but stderr, as text."""
+    parts = []
+    for output in cell.outputs:
+        if output.output_type == "stream" and output.name == "stderr":
+            continue
+        parts.append(output.get("text", "") + output.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
+
+
+# What must not appear in a compared output: it changes between machines, runs, caches or library versions.
+VOLATILE = {
+    "a path": r"PosixPath|WindowsPath|(?<![\w.])/(?:tmp|home|root|work|Users|var|usr)/|[\w-]+/[\w.-]+\.(?:jpe?g|png)\b",
+    "a cache file name": r"\.npz\b|vectors loaded from the cache|computing vectors",
+    "a hash": r"(?<![0-9a-f])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{12,}(?![0-9a-f])",
+    "a time": r"\b\d+(?:\.\d+)?\s?(?:s|ms|seconds|sec)\b|\d+:\d\d:\d\d|\b20\d\d-\d\d-\d\d\b",
+    "a version": r"\b(?:Python|TensorFlow|Keras|keras|numpy)\s+\d|\b\d+\.\d+\.\d+\b",
+}
+
+
+def test_checked_cells_print_no_path_hash_time_or_version():
+    for path in sorted(REFERENCE_DIR.glob("*.ipynb")):
+        for cell in code_cells(nbformat.read(path, as_version=4)):
+            if "nbval-check-output" not in cell.metadata.get("tags", []):
+                continue
+            text = checked_text(cell)
+            for kind, pattern in VOLATILE.items():
+                found = re.search(pattern, text)
+                assert not found, f"{path.name}: a checked cell prints {kind} ({found.group()!r}):\n{cell.source}"
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="nbval references need the real dataset (set WORKBOOK_DATA)")
+def test_a_reference_that_uses_the_cache_passes_alone_from_an_empty_cache(tmp_path):
+    """06 on a fresh clone: no vectors cached by 05, nothing in runs/; nbval must still pass."""
+    env = {**os.environ, "WORKBOOK_CACHE": str(tmp_path / "cache"), "WORKBOOK_RUNS": str(tmp_path / "runs")}
+    command = [sys.executable, "-m", "pytest", str(REFERENCE_DIR / "06_checkpointing.ipynb"), "-q"]
+    result = subprocess.run(command, cwd=REFERENCE_DIR.parent.parent, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert list((tmp_path / "cache" / "embeddings").glob("*.npz")), "the notebook did not compute its own vectors"

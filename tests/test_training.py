@@ -191,10 +191,10 @@ def test_sweep_refuses_bad_configurations_before_training_any(configs, epochs, m
 
 
 def test_best_and_results_report_the_best_epoch():
-    history = {"val_accuracy": [0.2, 0.6, 0.5, 0.6], "val_loss": [2.0, 1.0, 1.5, 1.2]}
+    history = {"val_accuracy": [0.2, 0.6, 0.5, 0.6], "val_loss": [2.0, 1.0, 1.5, 1.2], "accuracy": [0.3, 0.7, 0.8, 0.9]}
     assert training.best(history) == (0.6, 2) and training.best(history, "val_loss") == (1.0, 2)
     assert training.best({"val_auc": [0.5, 0.9, 0.7]}, "val_auc") == (0.9, 2)
-    assert training.results({"a": history}) == {"a": {"best_val_accuracy": 0.6, "best_epoch": 2}}
+    assert training.results({"a": history}) == {"a": {"best_val_accuracy": 0.6, "best_epoch": 2, "final_gap": 0.3}}
 
 
 def test_interrupt_after_stops_fit_at_the_end_of_that_epoch():

@@ -577,12 +577,12 @@ def load_image(path: Path | str, image_size: int):
     import tensorflow as tf
 
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-        raise ValueError(f"image_size must be a positive number of pixels, such as 150; got {image_size!r}")
+        raise ArgumentError(f"image_size must be a positive number of pixels, such as 150; got {image_size!r}")
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No image file at {path}")
+        raise DataError(f"No image file at {path}: check the path (relative paths start in the notebook's folder)")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"{path.name}: the training pipeline reads only {', '.join(IMAGE_SUFFIXES)} files")
+        raise ArgumentError(f"{path.name}: the training pipeline reads only {', '.join(IMAGE_SUFFIXES)} files")
     try:
         image = tf.image.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
     except tf.errors.InvalidArgumentError as error:

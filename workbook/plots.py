@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.ticker import MaxNLocator
 
 from workbook.errors import ArgumentError
@@ -75,12 +76,17 @@ def image_grid(images: Sequence, titles: Sequence[str], columns: int = 5, title:
 
 
 def channels(image, title: str = "The three channels of an image") -> plt.Figure:
-    """The red, green and blue channels of an (h, w, 3) image as three intensity maps."""
+    """The red, green and blue channels of an (h, w, 3) image as three intensity maps.
+
+    Each map runs from black (0) to the full colour (255): the brighter a pixel, the more of that colour.
+    """
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[-1] != 3:
         raise ArgumentError(f"Expected an (height, width, 3) image, got shape {array.shape}")
     fig, axes = plt.subplots(1, 3, figsize=(12, 4))
-    for index, (ax, name, cmap) in enumerate(zip(axes, ("red", "green", "blue"), ("Reds", "Greens", "Blues"))):
+    for index, (ax, name) in enumerate(zip(axes, ("red", "green", "blue"))):
+        full = tuple(float(channel == index) for channel in range(3))  # (1, 0, 0) for red, ...
+        cmap = LinearSegmentedColormap.from_list(f"black_to_{name}", [(0.0, 0.0, 0.0), full])
         shown = ax.imshow(array[:, :, index], cmap=cmap, vmin=0, vmax=255)
         ax.set(title=f"{name} channel", xlabel="column (px)", ylabel="row (px)")
         fig.colorbar(shown, ax=ax, fraction=0.046, label="intensity (0-255)")

@@ -319,11 +319,16 @@ def _check_configs(configs: list[dict], epochs: int) -> None:
 
 
 def results(histories: dict[str, keras.callbacks.History]) -> dict[str, dict]:
-    """Per configuration, its best validation accuracy and that epoch: what the run summary shows."""
+    """Per configuration: its best validation accuracy, that epoch, and the training-validation gap at the end.
+
+    The gap is the last epoch's logged training accuracy minus its validation accuracy: what the run summary shows.
+    """
     summary = {}
     for label, history in histories.items():
         accuracy, epoch = best(history)
-        summary[label] = {"best_val_accuracy": round(accuracy, 3), "best_epoch": epoch}
+        values = getattr(history, "history", history)
+        gap = values["accuracy"][-1] - values["val_accuracy"][-1]
+        summary[label] = {"best_val_accuracy": round(accuracy, 3), "best_epoch": epoch, "final_gap": round(gap, 3)}
     return summary
 
 
