@@ -23,8 +23,9 @@ smoke: $(VENV)/installed  ## every notebook in seconds, random weights, no netwo
 test: $(VENV)/installed  ## the whole test suite
 	$(BIN)/python -m pytest
 
+# The server's root is the repository, so the notebooks' `../images/` figures load; the file browser opens on notebooks/.
 lab: $(VENV)/installed  ## open the notebooks in JupyterLab
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --ContentsManager.preferred_dir=notebooks
 
 fetch: $(VENV)/installed  ## dataset and ImageNet files, ahead of an offline class
 	$(BIN)/python -m workbook fetch --weights

@@ -46,6 +46,12 @@ def pytest_unconfigure(config):
         shutil.rmtree(config._workbook_tmp, ignore_errors=True)
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """Lines tests leave for the end of the report: where the browser test put its screenshots, or why it skipped."""
+    for line in config.__dict__.get("_workbook_summary", []):
+        terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(config, items):
     """nbval references were executed on the real dataset: compare them only when it is here."""
     skip = pytest.mark.skip(reason="nbval references need the real dataset (set WORKBOOK_DATA)")
@@ -84,6 +90,16 @@ def dataset_root(tmp_path_factory) -> Path:
     root = make_dataset(tmp_path_factory.mktemp("generated") / "clothing")
     os.environ["WORKBOOK_DATA"] = str(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def smoke_run(dataset_root, tmp_path_factory):
+    """`python -m workbook run --profile smoke` over every notebook, once per test session (a run folder)."""
+    from workbook import run
+
+    out = tmp_path_factory.mktemp("smoke-run")
+    results = run.run("smoke", out=out)
+    return out, results
 
 
 @pytest.fixture

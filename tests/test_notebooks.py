@@ -35,14 +35,6 @@ def text_of(cell) -> str:
     return "".join(parts)
 
 
-@pytest.fixture(scope="session")
-def smoke_run(dataset_root, tmp_path_factory):
-    """`python -m workbook run --profile smoke` over every notebook, once per test session."""
-    out = tmp_path_factory.mktemp("smoke-run")
-    results = run.run("smoke", out=out)
-    return out, results
-
-
 def test_the_course_has_notebooks_01_to_10():
     assert [path.stem for path in NOTEBOOKS][:10] == [
         "01_images_as_arrays",
@@ -79,6 +71,29 @@ def test_smoke_run_writes_metrics_and_a_summary(smoke_run):
     for path in NOTEBOOKS:
         assert re.search(rf"^{path.stem}\s+ok\s+\d", summary, re.MULTILINE)
     assert "best_val_accuracy=" in summary
+
+
+def test_executed_copies_hold_no_stderr_and_no_widget_state(smoke_run):
+    """Progress bars print one line on stdout under the run command: nothing nbval or GitHub cannot show."""
+    out, _ = smoke_run
+    for path in NOTEBOOKS:
+        executed = read(out / path.name)
+        assert "widgets" not in executed.metadata, path.name
+        outputs = [output for cell in code_cells(executed) for output in cell.outputs]
+        assert [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"] == [], path.name
+        assert not [o for o in outputs if any("widget" in mime for mime in o.get("data", {}))], path.name
+
+
+def test_smoke_run_writes_a_page_per_notebook_and_an_index(smoke_run):
+    out, _ = smoke_run
+    index = (out / "index.html").read_text()
+    assert "Random weights and shrunk settings" in index
+    for path in NOTEBOOKS:
+        assert f'<a href="{path.stem}.html">' in index and f'id="{path.stem}"' in index, path.name
+        page = (out / f"{path.stem}.html").read_text()
+        sources = re.findall(r'<img[^>]*\ssrc="([^"]*)"', page)
+        assert sources and all(source.startswith("data:image/") for source in sources), path.name
+    assert "../images/" not in (out / "04_transfer_learning.html").read_text()  # its figure is embedded
 
 
 # The configurations each sweep notebook must run (DESIGN.md §3), as training.sweep labels them.

@@ -240,7 +240,7 @@ def download(url: str, destination: Path, what: str, failure: type[WorkbookError
     Any failure (unreachable, reset, stalled past DOWNLOAD_TIMEOUT, cut short) raises `failure`
     with a message about `what` that ends with `remedies`.
     """
-    from tqdm.auto import tqdm
+    from workbook.progress import bar
 
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f"{destination.name}.{os.getpid()}.partial")
@@ -248,7 +248,7 @@ def download(url: str, destination: Path, what: str, failure: type[WorkbookError
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, open(partial, "wb") as out:
             size = int(response.headers.get("Content-Length") or 0) or None
             received = 0
-            with tqdm(total=size, unit="B", unit_scale=True, desc=what) as progress:
+            with bar(total=size, unit="B", unit_scale=True, desc=what) as progress:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
                     received += len(block)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from workbook import data, session
+from workbook import data, report, session
 from workbook.errors import WorkbookError
 
 NOTEBOOKS_DIR = data.REPO_ROOT / "notebooks"
@@ -225,5 +225,7 @@ def run(
     if profile == "smoke" or (overrides or {}).get("WEIGHTS", "imagenet") is None:
         table += "\n\nRandom weights and shrunk settings: these numbers show that the code runs, not results."
     (out / "summary.txt").write_text(table + "\n", encoding="utf-8")
+    index = report.write(out, results, profile, NOTEBOOKS_DIR)
     print(f"\nExecuted notebooks and metrics are in {out}\n\n{table}")
+    print(f"\nPages to present or share (no kernel needed): {index}")
     return results

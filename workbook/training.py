@@ -159,11 +159,12 @@ def _extract(dataset, base: keras.Model, description: str, augment: tuple | None
     """Pooled vectors of raw (0-255) batches, optionally of their augmented views: (images, features) or
     (views, images, features), with the labels."""
     from keras.applications.xception import preprocess_input
-    from tqdm import tqdm
+
+    from workbook.progress import bar
 
     extractor = keras.Model(*models.pooled_vectors(base))
     vectors, labels, seen = [], [], 0
-    for images, batch_labels in tqdm(dataset, desc=description, unit="batch", total=len(dataset), mininterval=3):
+    for images, batch_labels in bar(dataset, desc=description, unit="batch", total=len(dataset), mininterval=3):
         count = images.shape[0]
         if augment:
             images = augmented_views(images, augment[0], augment[1], augment[2], first_index=seen)
