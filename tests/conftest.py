@@ -25,7 +25,8 @@ def pytest_configure(config):
     """With WORKBOOK_REQUIRE_DATA=1 (CI), a missing dataset fails the run instead of using generated data.
 
     Files the notebooks write (06's checkpoints) and the caches go to a temporary folder of this test
-    session, not the repository's runs/ and .cache/: no test depends on what an earlier run left.
+    session, not the repository's runs/ and .cache/: no test depends on what an earlier run left
+    (unless WORKBOOK_RUNS or WORKBOOK_CACHE is set, as one test does for a subprocess).
     """
     if os.environ.get(REQUIRE_ENV) == "1" and not REAL_DATA:
         pytest.exit(
@@ -35,8 +36,9 @@ def pytest_configure(config):
             returncode=1,
         )
     config._workbook_tmp = tempfile.mkdtemp(prefix="workbook-tests-")
-    os.environ["WORKBOOK_RUNS"] = os.path.join(config._workbook_tmp, "runs")
-    os.environ["WORKBOOK_CACHE"] = os.path.join(config._workbook_tmp, "cache")
+    for name in ("WORKBOOK_RUNS", "WORKBOOK_CACHE"):  # unless the caller chose a folder (a test's subprocess)
+        if not os.environ.get(name, "").strip():
+            os.environ[name] = os.path.join(config._workbook_tmp, name.split("_")[1].lower())
 
 
 def pytest_unconfigure(config):

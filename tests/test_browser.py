@@ -376,16 +376,21 @@ def widget_problems(notebook, page, expect_progress: bool) -> list[str]:
     return found
 
 
+def run_all_and_read(page, lab: Lab, name: str):
+    """Open `name` in JupyterLab, Run All Cells through the menu, wait for the end; the saved notebook."""
+    open_notebook(page, lab, name)
+    run_all(page)
+    wait_until_run_is_over(page)
+    return save_and_read(page, lab, name)
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_run_all_in_jupyterlab(notebook, screenshots, prepared, lab, browser):
     """Every cell runs, with no error and nothing on stderr; teaching images load; figures render."""
     name = prepared[notebook.stem].name
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        open_notebook(page, lab, name)
-        run_all(page)
-        wait_until_run_is_over(page)
-        saved = save_and_read(page, lab, name)
+        saved = run_all_and_read(page, lab, name)
         found = problems_in(saved, page)
         found += widget_problems(saved, page, expect_progress=notebook.stem == "05_learning_rate")
         page.locator(".jp-WindowedPanel-outer").first.evaluate("element => element.scrollTo(0, 0)")
@@ -408,10 +413,7 @@ def offline_02(screenshots, prepared, lab, browser):
     name = prepared["offline-02"].name
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        open_notebook(page, lab, name)
-        run_all(page)
-        wait_until_run_is_over(page)
-        saved = save_and_read(page, lab, name)
+        saved = run_all_and_read(page, lab, name)
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         if errors.count():
             screenshot_element(errors.first, screenshots / "02_pretrained_xception-offline-error.png")

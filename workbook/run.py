@@ -223,7 +223,7 @@ def run(
         results.append(result)
     table = summary_table(results)
     if profile == "smoke" or (overrides or {}).get("WEIGHTS", "imagenet") is None:
-        table += "\n\nRandom weights and shrunk settings: these numbers show that the code runs, not results."
+        table += "\n\n" + report.RANDOM_NOTE
     (out / "summary.txt").write_text(table + "\n", encoding="utf-8")
     index = report.write(out, results, profile, NOTEBOOKS_DIR)
     print(f"\nExecuted notebooks and metrics are in {out}\n\n{table}")
