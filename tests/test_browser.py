@@ -438,11 +438,6 @@ def test_offline_02_shows_the_workbook_message_alone(offline_02):
     assert all(shown.index("WEIGHTS = None") < position for position in cli), shown
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="main's WeightsUnavailable message opens with what failed (the URL and the network error); "
-    "WEIGHTS = None is its first remedy, on a later line",
-)
 def test_offline_02_message_names_weights_none_on_its_first_line(offline_02):
     _, _, shown = offline_02
     first = next(line for line in shown.splitlines() if line.strip())

@@ -27,6 +27,7 @@ def test_imagenet_offline_raises_one_clear_error_that_starts_in_the_notebook(off
     with pytest.raises(models.WeightsUnavailable) as error:
         models.ensure_weights("imagenet")
     message = str(error.value)
+    assert "set WEIGHTS = None in the parameters cell" in message.splitlines()[0]
     assert message.index("WEIGHTS = None in the parameters cell") < message.index("make fetch")
     assert "fetch --weights" in message and "PROFILE=smoke" in message
     assert "Downloading data from" not in "".join(capfd.readouterr())  # Keras never started a download

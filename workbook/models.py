@@ -61,8 +61,15 @@ def weights_status() -> dict[str, bool]:
 def _fetch(name: str, what: str) -> None:
     """Download one of Keras' ImageNet files into its cache unless it is there; WeightsUnavailable if it cannot."""
     path = keras_cache() / name
-    if not path.is_file():
+    if path.is_file():
+        return
+    try:
         data.download(URLS[name], path, what, WeightsUnavailable, remedies())
+    except WeightsUnavailable as error:  # lead with what a student in a notebook can change
+        raise WeightsUnavailable(
+            f"{what} are not on this computer and cannot be downloaded: in a notebook, set WEIGHTS = None "
+            f"in the parameters cell and run it again.\n{error}"
+        ) from None
 
 
 def ensure_weights(weights: str | None, include_top: bool = False) -> None:
