@@ -392,14 +392,16 @@ def test_feature_maps_are_cached_with_the_layer_in_the_key(small_dataset, cache,
     images = np.concatenate([batch for batch, _ in data.load_split("validation", SIZE, 8, root=small_dataset)])
     below = keras.ops.convert_to_numpy(models.maps_below(base)(images))
     assert np.allclose(first.vectors, below, rtol=1e-5, atol=1e-5 * np.abs(below).max())
-    lower = training.embed_maps("validation", base, "block13_sepconv1", batch_size=8, root=small_dataset)
+    lower = training.embed_maps("validation", base, "block13_sepconv1_act", batch_size=8, root=small_dataset)
     vectors = training.embed("validation", base, batch_size=8, root=small_dataset)  # pooled from the maps
     assert len(computed) == 2 and len({first.path, lower.path, vectors.path}) == 3
     pooled = keras.ops.convert_to_numpy(keras.ops.mean(base(images, training=False), axis=(1, 2)))
     assert np.allclose(vectors.vectors, pooled, rtol=1e-5, atol=1e-5 * np.abs(pooled).max())
-    assert lower.vectors.shape == (20, 5, 5, 728) and "block13_sepconv1" in lower.path.name
+    assert lower.vectors.shape == (20, 5, 5, 728) and "block13_sepconv1_act" in lower.path.name
     with pytest.raises(ValueError, match="no layer 'block15'"):
         training.embed_maps("validation", base, "block15", root=small_dataset)
+    with pytest.raises(ValueError, match="shortcut connection"):  # block 13's shortcut starts below this layer
+        training.embed_maps("validation", base, "block13_sepconv1", root=small_dataset)
 
 
 def full_image_model(base: keras.Model, head: keras.Model, learning_rate: float) -> tuple[keras.Model, keras.Model]:

@@ -210,19 +210,32 @@ def _layer(base: keras.Model, layer: str) -> keras.layers.Layer:
     return base.get_layer(layer)
 
 
+def _above(base: keras.Model, layer: str) -> keras.Model:
+    """The part of `base` from `layer` to its output, sharing its layers; ArgumentError if that part needs more."""
+    start = _layer(base, layer).input
+    try:
+        return keras.Model(start, base.output)
+    except ValueError:
+        raise ArgumentError(
+            f"{base.name} cannot be cut at {layer!r}: a shortcut connection carries what comes before it past it. "
+            "Cut at the first layer of a block, such as 'block14_sepconv1' or 'block13_sepconv1_act'."
+        ) from None
+
+
 def maps_below(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
     """The frozen part of `base` below `layer`: images to the feature maps `layer` takes (notebook 11).
 
-    It shares its layers with `base`; `training.embed_maps` caches its output.
+    It shares its layers with `base`; `training.embed_maps` caches its output. Everything from
+    `layer` on must depend on those maps alone (ArgumentError otherwise).
     """
+    _above(base, layer)
     return keras.Model(base.input, _layer(base, layer).input, name=f"below_{layer}")
 
 
 def pooled_from_maps(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
     """The frozen rest of `base` from `layer` on, then pooling: the maps below `layer` to pooled vectors."""
-    start = _layer(base, layer).input
-    rest = keras.Model(start, base.output)  # shares the base's frozen layers
-    maps = keras.Input(shape=start.shape[1:])
+    rest = _above(base, layer)  # shares the base's frozen layers
+    maps = keras.Input(shape=rest.input_shape[1:])
     return keras.Model(maps, keras.layers.GlobalAveragePooling2D()(rest(maps)))
 
 
@@ -231,7 +244,7 @@ def top_of_base(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
 
     A copy, so training it leaves `base` (and the caches keyed by its weights) as they are.
     """
-    part = keras.Model(_layer(base, layer).input, base.output)
+    part = _above(base, layer)
     top = keras.models.clone_model(part)
     top.set_weights(part.get_weights())
     for layer in top.layers:  # a clone keeps each layer's frozen flag; setting the model's alone changes none
