@@ -246,3 +246,38 @@ def test_fit_overrides_training_false_for_an_unfrozen_base():
     before = normalization.moving_mean.numpy().copy()
     fit_once(model)
     assert not np.array_equal(before, normalization.moving_mean.numpy())
+
+
+# --- fine-tuning block 14 (notebook 11) ------------------------------------------------------------
+
+
+def test_fine_tuning_model_trains_block_14_and_the_head_and_leaves_batch_norm_and_its_sources_alone():
+    from workbook import training
+
+    keras.utils.set_random_seed(1)
+    base, head = models.base_model(None, 71), models.make_head(size_inner=10)
+    base_digest, head_weights = training.weights_digest(base), head.get_weights()
+    tuned = models.fine_tuning_model(base, head, learning_rate=1e-3)
+    assert tuned.input_shape == (None, 3, 3, 1024) and tuned.output_shape == (None, 10)
+    top = tuned.layers[1]
+    assert [layer.name for layer in top.layers if not layer.trainable] == ["block14_sepconv1_bn", "block14_sepconv2_bn"]
+    trainable = sum(int(np.prod(weight.shape)) for weight in tuned.trainable_weights)
+    assert trainable == 4_755_968 - 4 * (1536 + 2048) + head.count_params()  # BatchNormalization: 4 per channel
+    statistics = [weight.numpy().copy() for weight in top.non_trainable_weights]
+    rng = np.random.default_rng(0)
+    maps = rng.normal(size=(16, 3, 3, 1024)).astype("float32")
+    tuned.fit(maps, np.eye(10, dtype="float32")[rng.integers(0, 10, 16)], epochs=1, verbose=0)
+    assert all(np.array_equal(before, after.numpy()) for before, after in zip(statistics, top.non_trainable_weights))
+    assert training.weights_digest(base) == base_digest  # a copy trained, not the base
+    assert all(np.array_equal(a, b) for a, b in zip(head.get_weights(), head_weights))
+
+    image_model = models.join(*models.fine_tuned_parts(base, tuned))
+    images = rng.uniform(-1, 1, (4, 71, 71, 3)).astype("float32")  # preprocessed pixels, as join takes
+    on_maps = tuned.predict(models.maps_below(base).predict(images, verbose=0), verbose=0)
+    on_images = image_model.predict(images, verbose=0)
+    assert np.abs(on_images - on_maps).max() <= 1e-5 * max(1.0, np.abs(on_maps).max())
+    assert training.weights_digest(base) == base_digest
+    with pytest.raises(ValueError, match="fine_tuning_model"):
+        models.fine_tuned_parts(base, head)
+    with pytest.raises(ValueError, match="no layer 'block99'"):
+        models.maps_below(base, "block99")

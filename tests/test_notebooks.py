@@ -35,8 +35,8 @@ def text_of(cell) -> str:
     return "".join(parts)
 
 
-def test_the_course_has_notebooks_01_to_10():
-    assert [path.stem for path in NOTEBOOKS][:10] == [
+def test_the_course_has_notebooks_01_to_12():
+    assert [path.stem for path in NOTEBOOKS][:12] == [
         "01_images_as_arrays",
         "02_pretrained_xception",
         "03_convolutions",
@@ -47,6 +47,8 @@ def test_the_course_has_notebooks_01_to_10():
         "08_dropout",
         "09_augmentation",
         "10_larger_model",
+        "11_fine_tuning",
+        "12_using_the_model",
     ]
 
 
@@ -103,6 +105,7 @@ SWEEPS = {
     "08_dropout": [f"learning_rate=0.001, size_inner=100, droprate={rate}" for rate in (0.0, 0.2, 0.5, 0.8)],
     "09_augmentation": ["no augmentation", "augmentation"],
     "10_larger_model": ["150 px", "71 px"],  # the smoke profile's IMAGE_SIZE is 71
+    "11_fine_tuning": ["head alone", "block 14 + head"],
 }
 
 
@@ -136,6 +139,28 @@ def test_executed_10_saves_the_larger_model_as_one_image_model(smoke_run):
     assert sorted(folder.glob("larger_head_*.keras")) and (folder / "clothing_model_larger.keras").is_file()
     model = keras.saving.load_model(folder / "clothing_model_larger.keras")
     assert model.input_shape == (None, 71, 71, 3) and model.output_shape == (None, 10)
+
+
+def test_executed_12_records_each_model_and_writes_the_model_and_its_card(smoke_run, dataset_root):
+    import keras
+
+    out, _ = smoke_run
+    metrics = json.loads((out / "12_using_the_model.metrics.json").read_text())["metrics"]
+    names = ["71 px", "299 px", "fine-tuned"]  # the smoke profile's IMAGE_SIZE is 71
+    for name in names:
+        assert set(metrics[name]) == {"val_accuracy", "test_accuracy"}, name
+        assert all(0 <= value <= 1 for value in metrics[name].values())
+    assert metrics["final"] in names and list(metrics["per_class_recall"]) == CLASSES
+    summary = (out / "summary.txt").read_text()
+    assert all(f"{name}: val_accuracy=" in summary for name in names) and "per_class_recall: dress=" in summary
+    folder = out / "12_using_the_model"
+    card = (folder / "model_card.md").read_text()
+    for section in ("# Model card", "## Recipe", "## Accuracy", "## Recall per class", "## Size and speed"):
+        assert section in card
+    assert "not results" in card  # a smoke run says so on the card
+    assert (folder / "saved_model" / "saved_model.pb").is_file() and (folder / "clothing_classifier.tflite").is_file()
+    model = keras.saving.load_model(folder / "clothing_classifier.keras")
+    assert model.input_shape[-1] == 3 and model.output_shape == (None, 10) and model.layers[1].name == "preprocessing"
 
 
 def test_executed_04_reports_files_and_classes(smoke_run, dataset_root):
@@ -322,6 +347,57 @@ CONCEPTS = {
         ".save(",
         "keras.saving.load_model",
         "plots.sweep",
+        "record_metrics",
+    ],
+    "11": [
+        'startswith("block14")',
+        "count_params()",
+        'keras.Model(base.input, base.get_layer("block14_sepconv1").input)',
+        "training.embed_maps",
+        "training=False",
+        ".trainable = False",
+        ".trainable = True",
+        ".compile(",
+        "keras.layers.BatchNormalization",
+        "moving_mean",
+        "moving_variance",
+        "HIGH_LEARNING_RATE",
+        "restore_best_weights=True",
+        "models.fine_tuning_model",
+        "training.fine_tune",
+        "plots.sweep",
+        "training.results",
+        "models.fine_tuned_parts",
+        "models.join",
+        ".evaluate(",
+        "record_metrics",
+    ],
+    "12": [
+        "training.best",
+        "max(validation",
+        "keras.layers.Rescaling(1 / 127.5, offset=-1)",
+        "preprocess_input",
+        "models.final_model",
+        ".save(",
+        "keras.saving.load_model",
+        'embed("test"',
+        "evaluation.confusion_matrix",
+        "plots.confusion_matrix",
+        "evaluation.per_class_metrics",
+        "evaluation.most_confused",
+        "plots.image_grid",
+        "PHOTO",
+        "data.load_photo",
+        "plots.bars",
+        "evaluation.class_score_gradients",
+        "evaluation.class_activation_maps",
+        "plots.heatmaps",
+        ".export(",
+        'format="litert"',
+        "tf.saved_model.load",
+        "Interpreter(",
+        "time.perf_counter()",
+        "evaluation.model_card",
         "record_metrics",
     ],
 }

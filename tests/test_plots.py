@@ -81,3 +81,22 @@ def test_sweep_panels_show_training_and_validation_per_run():
         plots.sweep(histories, title="t", metric="loss")
     with pytest.raises(ValueError, match="No histories"):
         plots.sweep({}, title="t")
+
+
+def test_confusion_matrix_shows_every_count_with_labelled_axes():
+    matrix = np.array([[3, 1], [0, 5]])
+    ax = plots.confusion_matrix(matrix, ["hat", "shoes"]).axes[0]
+    assert [text.get_text() for text in ax.texts] == ["3", "1", "0", "5"]
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class" and ax.get_title()
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["hat", "shoes"]
+    with pytest.raises(ValueError, match="2x2"):
+        plots.confusion_matrix(np.zeros((3, 3)), ["hat", "shoes"])
+
+
+def test_heatmaps_lie_over_their_images():
+    images = [np.zeros((30, 40, 3))] * 2
+    fig = plots.heatmaps(images, [np.eye(5), np.ones((5, 5))], ["a", "b"], columns=2)
+    assert titled(fig) and [ax.get_title() for ax in fig.axes[:2]] == ["a", "b"]
+    assert fig.axes[0].images[1].get_extent() == [0, 40, 30, 0]  # stretched over the whole image
+    with pytest.raises(ValueError, match="2 images, 1 heatmaps"):
+        plots.heatmaps(images, [np.eye(5)], ["a", "b"])

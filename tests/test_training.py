@@ -377,3 +377,94 @@ def test_head_on_cached_views_learns_what_the_full_model_learns_on_the_augmented
     moved = max(np.abs(a - b).max() for a, b in zip(history.model.get_weights(), start))
     difference = max(np.abs(a - b).max() for a, b in zip(history.model.get_weights(), on_images.get_weights()))
     assert moved > 1e-3 and difference <= 1e-5
+
+
+# --- feature maps below block 14, cached, and fine-tuning on them (notebook 11) -------------------
+
+
+def test_feature_maps_are_cached_with_the_layer_in_the_key(small_dataset, cache, computed, capsys):
+    base = random_base()
+    first = training.embed_maps("validation", base, batch_size=8, root=small_dataset)
+    again = training.embed_maps("validation", base, batch_size=8, root=small_dataset)
+    assert len(computed) == 1 and "feature maps below block14_sepconv1 of 20 images loaded" in capsys.readouterr().out
+    assert len(list((cache / "embeddings").glob("validation_71px_*.npz"))) == 2  # the maps and their pooled vectors
+    assert first.vectors.shape == (20, 3, 3, 1024) and np.array_equal(first.vectors, again.vectors)
+    images = np.concatenate([batch for batch, _ in data.load_split("validation", SIZE, 8, root=small_dataset)])
+    below = keras.ops.convert_to_numpy(models.maps_below(base)(images))
+    assert np.allclose(first.vectors, below, rtol=1e-5, atol=1e-5 * np.abs(below).max())
+    lower = training.embed_maps("validation", base, "block13_sepconv1_act", batch_size=8, root=small_dataset)
+    vectors = training.embed("validation", base, batch_size=8, root=small_dataset)  # pooled from the maps
+    assert len(computed) == 2 and len({first.path, lower.path, vectors.path}) == 3
+    pooled = keras.ops.convert_to_numpy(keras.ops.mean(base(images, training=False), axis=(1, 2)))
+    assert np.allclose(vectors.vectors, pooled, rtol=1e-5, atol=1e-5 * np.abs(pooled).max())
+    assert lower.vectors.shape == (20, 5, 5, 728) and "block13_sepconv1_act" in lower.path.name
+    with pytest.raises(ValueError, match="no layer 'block15'"):
+        training.embed_maps("validation", base, "block15", root=small_dataset)
+    with pytest.raises(ValueError, match="shortcut connection"):  # block 13's shortcut starts below this layer
+        training.embed_maps("validation", base, "block13_sepconv1", root=small_dataset)
+
+
+def full_image_model(base: keras.Model, head: keras.Model, learning_rate: float) -> tuple[keras.Model, keras.Model]:
+    """The course's way to fine-tune block 14: a copy of the whole base, unfrozen from block 14 on except its
+    BatchNormalization layers, under a copy of the head; returns the model and its base."""
+    copy = keras.models.clone_model(base)
+    copy.set_weights(base.get_weights())
+    copy.trainable = True
+    for layer in copy.layers:
+        layer.trainable = layer.name.startswith("block14") and not isinstance(layer, keras.layers.BatchNormalization)
+    inputs = keras.Input(shape=base.input_shape[1:])
+    vectors = keras.layers.GlobalAveragePooling2D()(copy(inputs, training=False))
+    model = keras.Model(inputs, models.copy_of(head, learning_rate)(vectors))
+    return models._compile(model, learning_rate), copy
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="the equivalence is checked on the real images (set WORKBOOK_DATA)")
+@pytest.mark.parametrize("droprate", [0.0, 0.2])
+def test_fine_tuning_on_cached_maps_learns_what_the_full_image_model_learns(cache, droprate):
+    """One epoch over the same real batches in the same order: the same block-14 and head weights."""
+    base, batches, rate = random_base(size=150), 3, 1e-3
+    maps = training.embed_maps("train", base, batch_size=32, max_batches=batches)
+    images = data.load_split("train", 150, 32, max_batches=batches, shuffle=False)
+    keras.utils.set_random_seed(7)
+    head = models.make_head(learning_rate=0.01, size_inner=100, droprate=droprate)
+    on_maps = models.fine_tuning_model(base, head, learning_rate=rate)
+    full, full_base = full_image_model(base, head, rate)
+    for mine, theirs in zip(on_maps.layers[-1].layers, full.layers[-1].layers):
+        if isinstance(mine, keras.layers.Dropout):  # each copy drew its own seed: give both the same masks
+            theirs.seed_generator.state.assign(mine.seed_generator.state)
+    start = on_maps.get_weights()
+    keras.utils.set_random_seed(8)
+    on_maps.fit(maps.vectors, maps.labels, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    keras.utils.set_random_seed(8)
+    full.fit(images, epochs=1, verbose=0)
+    top, tuned_head, full_head = on_maps.layers[1], on_maps.layers[-1], full.layers[-1]
+    pairs = [(layer.get_weights(), full_base.get_layer(layer.name).get_weights()) for layer in top.layers[1:]]
+    pairs.append((tuned_head.get_weights(), full_head.get_weights()))
+    difference = max(np.abs(a - b).max() for mine, theirs in pairs for a, b in zip(mine, theirs))
+    moved = max(np.abs(a - b).max() for a, b in zip(on_maps.get_weights(), start))
+    print(f"largest weight change {moved:.2e}, largest difference between the two ways {difference:.2e}")
+    assert moved > 1e-3 and difference <= 1e-5
+    assert len(on_maps.trainable_weights) == len(full.trainable_weights) == 4 + 2 * 2  # 2 separable convs, 2 Dense
+
+
+def test_fine_tune_keeps_the_best_epoch_and_caches_the_result(cache, capsys):
+    train, val = synthetic(200), synthetic(60, seed=1)
+
+    def start(learning_rate=0.01):
+        keras.utils.set_random_seed(2)
+        return models.make_head(learning_rate=learning_rate, size_inner=10)
+
+    first = training.fine_tune(start(), train, val, epochs=4, batch_size=32, seed=3)
+    best_accuracy, _ = training.best(first)
+    assert np.isclose(first.model.evaluate(val.vectors, val.labels, verbose=0)[1], best_accuracy)
+    again = training.fine_tune(start(), train, val, epochs=4, batch_size=32, seed=3)
+    assert "loaded from the cache" in capsys.readouterr().out
+    assert again.history == first.history and again.model is not first.model
+    assert all(np.array_equal(a, b) for a, b in zip(again.model.get_weights(), first.model.get_weights()))
+    assert len(list((cache / "trained").glob("*.npz"))) == 1
+    training.fine_tune(start(), train, val, epochs=3, batch_size=32, seed=3)
+    training.fine_tune(start(), train, val, epochs=4, batch_size=32, seed=4)
+    training.fine_tune(start(0.001), train, val, epochs=4, batch_size=32, seed=3)
+    training.fine_tune(start(), synthetic(200, seed=5), val, epochs=4, batch_size=32, seed=3)
+    assert "loaded from the cache" not in capsys.readouterr().out
+    assert len(list((cache / "trained").glob("*.npz"))) == 5

@@ -588,3 +588,30 @@ def load_image(path: Path | str, image_size: int):
     except tf.errors.InvalidArgumentError as error:
         raise DataError(f"{path} cannot be decoded as an image ({error.message})") from None
     return tf.image.resize(image, (image_size, image_size), method="bilinear").numpy()
+
+
+# EXIF orientation tag (0x0112) values and the numpy operation that turns the stored pixels upright.
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],  # mirrored left-right
+    3: lambda a: a[::-1, ::-1],  # turned 180°
+    4: lambda a: a[::-1],  # mirrored top-bottom
+    5: lambda a: a.transpose(1, 0, 2),  # mirrored along the main diagonal
+    6: lambda a: np.rot90(a, -1),  # stored turned 90° counter-clockwise: turn it clockwise
+    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),  # mirrored along the other diagonal
+    8: lambda a: np.rot90(a, 1),  # stored turned 90° clockwise: turn it counter-clockwise
+}
+
+
+def load_photo(path: Path | str, image_size: int) -> np.ndarray:
+    """A photo for prediction: `load_image`'s decoding and resizing, then turned upright as its EXIF tag says.
+
+    Phones often store a photo sideways with an orientation tag; the training pipeline ignores the tag,
+    a viewer applies it. Turning after resizing to a square is the same as before (notebook 12).
+    """
+    image = load_image(path, image_size)
+    try:
+        with Image.open(path) as opened:
+            orientation = opened.getexif().get(0x0112, 1)
+    except OSError:
+        orientation = 1  # a file Pillow cannot read has no tag it could apply
+    return np.ascontiguousarray(_UPRIGHT.get(orientation, lambda a: a)(image))

@@ -202,3 +202,115 @@ def join(base: keras.Model, head: keras.Model) -> keras.Model:
         raise ArgumentError("The head is not compiled: build it with models.make_head, or compile it first")
     inputs, vectors = pooled_vectors(base)
     return _compile(keras.Model(inputs, head(vectors)), float(head.optimizer.learning_rate))
+
+
+# --- fine-tuning the top of the base (notebook 11) and the final model (notebook 12) ----------
+
+FINE_TUNED_FROM = "block14_sepconv1"  # the first layer of Xception's last block, block 14
+
+
+def _layer(base: keras.Model, layer: str) -> keras.layers.Layer:
+    """The layer of `base` called `layer`; ArgumentError naming the candidates if there is none."""
+    names = [candidate.name for candidate in base.layers]
+    if layer not in names:
+        raise ArgumentError(f"{base.name} has no layer {layer!r}; its blocks start at {names[1]!r} ... {names[-1]!r}")
+    return base.get_layer(layer)
+
+
+def _above(base: keras.Model, layer: str) -> keras.Model:
+    """The part of `base` from `layer` to its output, sharing its layers; ArgumentError if that part needs more."""
+    start = _layer(base, layer).input
+    try:
+        return keras.Model(start, base.output)
+    except ValueError:
+        raise ArgumentError(
+            f"{base.name} cannot be cut at {layer!r}: a shortcut connection carries what comes before it past it. "
+            "Cut at the first layer of a block, such as 'block14_sepconv1' or 'block13_sepconv1_act'."
+        ) from None
+
+
+def maps_below(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
+    """The frozen part of `base` below `layer`: images to the feature maps `layer` takes (notebook 11).
+
+    It shares its layers with `base`; `training.embed_maps` caches its output. Everything from
+    `layer` on must depend on those maps alone (ArgumentError otherwise).
+    """
+    _above(base, layer)
+    return keras.Model(base.input, _layer(base, layer).input, name=f"below_{layer}")
+
+
+def pooled_from_maps(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
+    """The frozen rest of `base` from `layer` on, then pooling: the maps below `layer` to pooled vectors."""
+    rest = _above(base, layer)  # shares the base's frozen layers
+    maps = keras.Input(shape=rest.input_shape[1:])
+    return keras.Model(maps, keras.layers.GlobalAveragePooling2D()(rest(maps)))
+
+
+def top_of_base(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
+    """A copy of `base` from `layer` to its output, with the same weights, every layer trainable (notebook 11).
+
+    A copy, so training it leaves `base` (and the caches keyed by its weights) as they are.
+    """
+    part = _above(base, layer)
+    top = keras.models.clone_model(part)
+    top.set_weights(part.get_weights())
+    for layer in top.layers:  # a clone keeps each layer's frozen flag; setting the model's alone changes none
+        layer.trainable = True
+    return top
+
+
+def copy_of(model: keras.Model, learning_rate: float) -> keras.Model:
+    """A copy of `model` with its weights, trainable, compiled like `make_model` with `learning_rate`."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for layer in copy.layers:
+        layer.trainable = True
+    return _compile(copy, learning_rate)
+
+
+def fine_tuning_model(
+    base: keras.Model, head: keras.Model, learning_rate: float = 1e-5, layer: str = FINE_TUNED_FROM
+) -> keras.Model:
+    """Feature maps in, logits out: a copy of the top of `base` with its BatchNormalization layers frozen,
+    pooling and a copy of `head`, all else trainable, compiled with `learning_rate`.
+
+    Notebook 11 builds it step by step and explains why every BatchNormalization layer stays
+    frozen: Keras 3.15 ignores a `training=False` given when the model is built (keras-team/keras#20285).
+    `base` and `head` are left as they are.
+    """
+    _check_head(learning_rate, None, 0.0)
+    top = top_of_base(base, layer)
+    for part in top.layers:
+        if isinstance(part, keras.layers.BatchNormalization):
+            part.trainable = False
+    inputs = keras.Input(shape=top.input_shape[1:], name="maps")
+    vectors = keras.layers.GlobalAveragePooling2D()(top(inputs))
+    return _compile(keras.Model(inputs, copy_of(head, learning_rate)(vectors), name="fine_tuning"), learning_rate)
+
+
+def fine_tuned_parts(base: keras.Model, tuned: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """A frozen copy of `base` holding the fine-tuned block's weights, and the fine-tuned head (notebook 11).
+
+    `join` makes them one image model; `tuned` is a model made by `fine_tuning_model` and trained.
+    """
+    top, head = tuned.layers[1], tuned.layers[-1]
+    if tuned.name != "fine_tuning" or not isinstance(top, keras.Model) or not isinstance(head, keras.Model):
+        raise ArgumentError("tuned must be a model made by models.fine_tuning_model (and then trained)")
+    copy = keras.models.clone_model(base)
+    copy.set_weights(base.get_weights())
+    for part in top.layers[1:]:
+        copy.get_layer(part.name).set_weights(part.get_weights())
+    copy.trainable = False
+    return copy, head
+
+
+def final_model(base: keras.Model, head: keras.Model) -> keras.Model:
+    """One model from raw 0-255 pixels to class probabilities, for using and serving (notebook 12).
+
+    Xception's preprocessing is a `Rescaling` layer inside it (0-255 to -1..1, what `preprocess_input`
+    does), then the frozen base, pooling, the head's logits and a softmax.
+    """
+    inputs = keras.Input(shape=base.input_shape[1:], name="pixels")
+    scaled = keras.layers.Rescaling(1 / 127.5, offset=-1, name="preprocessing")(inputs)
+    vectors = keras.Model(*pooled_vectors(base), name="pooled_vectors")(scaled)
+    return keras.Model(inputs, keras.layers.Softmax(name="probabilities")(head(vectors)), name="clothing_classifier")

@@ -138,3 +138,42 @@ def bars(
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def confusion_matrix(matrix, class_names: Sequence[str], title: str = "Confusion matrix") -> plt.Figure:
+    """A confusion matrix (rows: true class, columns: predicted class) with the count in every cell."""
+    counts = np.asarray(matrix)
+    if counts.shape != (len(class_names), len(class_names)):
+        raise ArgumentError(f"Expected a {len(class_names)}x{len(class_names)} matrix, got shape {counts.shape}")
+    fig, ax = plt.subplots(figsize=(7, 6), layout="constrained")
+    shown = ax.imshow(counts, cmap="Blues")
+    for (row, column), count in np.ndenumerate(counts):
+        colour = "white" if count > counts.max() / 2 else "black"
+        ax.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=8)
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set(title=title, xlabel="predicted class", ylabel="true class")
+    fig.colorbar(shown, ax=ax, label="images")
+    return fig
+
+
+def heatmaps(
+    images: Sequence, maps: Sequence, titles: Sequence[str], columns: int = 3, title: str = "Class-activation heatmaps"
+) -> plt.Figure:
+    """Each image with its heatmap (values 0..1, any resolution) stretched over it, half transparent."""
+    if not len(images) == len(maps) == len(titles):
+        raise ArgumentError(f"Got {len(images)} images, {len(maps)} heatmaps and {len(titles)} titles")
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, heat, text in zip(axes.flat, images, maps, titles):
+        pixels = np.asarray(image).astype("uint8")
+        ax.imshow(pixels)
+        extent = (0, pixels.shape[1], pixels.shape[0], 0)
+        shown = ax.imshow(heat, cmap="jet", alpha=0.45, extent=extent, interpolation="bilinear", vmin=0, vmax=1)
+        ax.set_title(text, fontsize=9)
+    fig.colorbar(shown, ax=axes, shrink=0.6, label="share of the strongest activation")
+    fig.suptitle(title)
+    return fig

@@ -1,7 +1,8 @@
 """Fast experiments: pooled vectors computed once and cached, heads trained on them, sweeps.
 
 Notebook 05 (`05_learning_rate.ipynb`) shows why training a head on cached vectors is the same
-as fitting the full model, and introduces these helpers.
+as fitting the full model, and introduces these helpers. Notebook 11 caches the feature maps below
+Xception's last block the same way, and fine-tunes that block and the head on them (`embed_maps`, `fine_tune`).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ HEAD_OPTIONS = ("learning_rate", "size_inner", "droprate")
 
 @dataclass
 class Embeddings:
-    """The pooled vectors of one split, with their one-hot labels, in the split's file order."""
+    """The pooled vectors (or feature maps) of one split, with their one-hot labels, in the split's file order."""
 
-    vectors: np.ndarray  # (images, features) float32; (views, images, features) for augmented views
+    vectors: np.ndarray  # (images, features) float32; (views, images, features) for augmented views;
+    # (images, height, width, channels) for the feature maps of `embed_maps`
     labels: np.ndarray  # (images, classes) float32, one-hot
     class_names: list[str]
     files: list[str]  # relative to the split's folder
@@ -45,11 +47,12 @@ def weights_digest(model: keras.Model) -> str:
 
 
 def code_digest() -> str:
-    """A fingerprint of the code that turns image files into vectors: loading, resizing, preprocessing, pooling.
+    """A fingerprint of the code that turns image files into vectors or maps: loading, resizing, preprocessing, pooling.
 
     Part of the cache key, so changing any of that code (or the dtype policy) computes the vectors again.
     """
-    steps = (data.split_dir, data.load_split, data.prepare, models.pooled_vectors, _extract, augmented_views)
+    steps = (data.split_dir, data.load_split, data.prepare, models.pooled_vectors, models.maps_below, _extract)
+    steps += (augmented_views, models.pooled_from_maps)
     sources = [inspect.getsource(step) for step in steps] + [keras.config.dtype_policy().name]
     return hashlib.sha256("\0".join(sources).encode()).hexdigest()
 
@@ -97,6 +100,24 @@ def embed_views(
     return _embed(split, base, batch_size, max_batches, root, (augmentation, views, seed))
 
 
+def embed_maps(
+    split: str,
+    base: keras.Model,
+    layer: str = models.FINE_TUNED_FROM,
+    batch_size: int = 32,
+    max_batches: int | None = None,
+    root: Path | None = None,
+) -> Embeddings:
+    """The feature maps that `layer` of the frozen `base` takes, for every image of `split`, cached like `embed`'s.
+
+    Below `layer` everything is frozen and in inference mode, so each image always gives the same
+    maps: fine-tuning the layers from `layer` on can train on them (notebook 11). The cache key adds
+    `layer`. At 150 px, below block 14, they take 100 KB per image (about 350 MB for train and validation).
+    The pooled vectors that `embed` returns cost little more from the maps: they are cached too, if missing.
+    """
+    return _embed(split, base, batch_size, max_batches, root, maps_at=layer)
+
+
 def _settings(augmentation: keras.Model) -> list[dict]:
     """The augmentation layers' classes and settings, without the names and seeds that vary between runs."""
     return [
@@ -105,7 +126,7 @@ def _settings(augmentation: keras.Model) -> list[dict]:
     ]
 
 
-def _embed(split, base, batch_size, max_batches, root, augment: tuple | None = None) -> Embeddings:
+def _embed(split, base, batch_size, max_batches, root, augment: tuple | None = None, maps_at: str | None = None):
     dataset = data.load_split(
         split, base.input_shape[1], batch_size, max_batches=max_batches, root=root, shuffle=False, preprocess=False
     )
@@ -121,20 +142,44 @@ def _embed(split, base, batch_size, max_batches, root, augment: tuple | None = N
         "keras": keras.__version__,
         "backend": f"{keras.config.backend()} {importlib.metadata.version(keras.config.backend())}",
     }
-    what = "vectors"
+    what, stem = "vectors", f"{split}_{key['image_size']}px"
     if augment:
         key |= {"augmentation": _settings(augment[0]), "views": augment[1], "seed": augment[2]}
         key = json.loads(json.dumps(key, default=str))  # as it reads back from the file (tuples become lists)
         what = f"vectors of {augment[1]} augmented views"
-    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    path = data.cache_dir() / "embeddings" / f"{split}_{key['image_size']}px_{name}.npz"
+    if maps_at:
+        key["maps_at"] = maps_at
+        what, stem = f"feature maps below {maps_at}", f"{stem}_{maps_at}"
+    path = _cache_file(key, stem)
     cached = _read(path, key)
     if cached is not None:
         print(f"{split}: {what} of {len(files)} images loaded from the cache")
-        return Embeddings(*cached, files=files, path=path)
-    vectors, labels = _extract(dataset, base, f"{split}: computing {what} once", augment)
-    _write(path, key, vectors, labels, dataset.class_names)
+        class_names = [str(name) for name in cached["class_names"]]
+        return Embeddings(cached["vectors"], cached["labels"], class_names, files, path)
+    extractor = models.maps_below(base, maps_at) if maps_at else keras.Model(*models.pooled_vectors(base))
+    vectors, labels = _extract(dataset, extractor, f"{split}: computing {what} once", augment)
+    _write(path, key, vectors=vectors, labels=labels, class_names=dataset.class_names)
+    if maps_at:
+        _pool_maps(vectors, labels, dataset.class_names, base, maps_at, key, batch_size)
     return Embeddings(vectors, labels, list(dataset.class_names), files, path)
+
+
+def _cache_file(key: dict, stem: str) -> Path:
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return data.cache_dir() / "embeddings" / f"{stem}_{name}.npz"
+
+
+def _pool_maps(maps, labels, class_names, base, layer: str, key: dict, batch_size: int) -> None:
+    """Cache the pooled vectors that `embed` would compute, from the maps below `layer`, unless cached already.
+
+    The rest of the base runs on the maps in the same batches, so they are the numbers `embed` computes
+    (on this machine, bit for bit), at the cost of the top layers only.
+    """
+    plain = {name: value for name, value in key.items() if name != "maps_at"}
+    path = _cache_file(plain, f"{key['split']}_{key['image_size']}px")
+    if _read(path, plain) is None:
+        vectors = models.pooled_from_maps(base, layer).predict(maps, batch_size=batch_size, verbose=0)
+        _write(path, plain, vectors=vectors, labels=labels, class_names=class_names)
 
 
 def augmented_views(images, augmentation: keras.Model, views: int, seed: int, first_index: int = 0) -> np.ndarray:
@@ -155,14 +200,13 @@ def augmented_views(images, augmentation: keras.Model, views: int, seed: int, fi
     return np.concatenate(result)
 
 
-def _extract(dataset, base: keras.Model, description: str, augment: tuple | None = None):
-    """Pooled vectors of raw (0-255) batches, optionally of their augmented views: (images, features) or
-    (views, images, features), with the labels."""
+def _extract(dataset, extractor: keras.Model, description: str, augment: tuple | None = None):
+    """What `extractor` makes of raw (0-255) batches, optionally of their augmented views: (images, ...) or
+    (views, images, ...), with the labels."""
     from keras.applications.xception import preprocess_input
 
     from workbook.progress import bar
 
-    extractor = keras.Model(*models.pooled_vectors(base))
     vectors, labels, seen = [], [], 0
     for images, batch_labels in bar(dataset, desc=description, unit="batch", total=len(dataset), mininterval=3):
         count = images.shape[0]
@@ -172,30 +216,30 @@ def _extract(dataset, base: keras.Model, description: str, augment: tuple | None
         vectors.append(pooled.reshape(count, -1, pooled.shape[-1]).swapaxes(0, 1) if augment else pooled)
         labels.append(keras.ops.convert_to_numpy(batch_labels))
         seen += count
-    return np.concatenate(vectors, axis=-2), np.concatenate(labels)
+    return np.concatenate(vectors, axis=1 if augment else 0), np.concatenate(labels)
 
 
-def _read(path: Path, key: dict) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-    """What `path` holds if it was written, completely, for exactly `key`; otherwise None."""
+def _read(path: Path, key: dict) -> dict[str, np.ndarray] | None:
+    """The arrays `path` holds if it was written, completely, for exactly `key`; otherwise None."""
     if not path.is_file():
         return None
     try:
         with np.load(path) as stored:
             if json.loads(str(stored["key"])) != key:
                 return None
-            return stored["vectors"], stored["labels"], [str(name) for name in stored["class_names"]]
+            return {name: stored[name] for name in stored.files if name != "key"}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         print(f"Note: the cache file {path} is unreadable ({error}); computing it again")
         return None
 
 
-def _write(path: Path, key: dict, vectors: np.ndarray, labels: np.ndarray, class_names: list[str]) -> None:
-    """Write under a temporary name, then rename: an interrupted write never looks complete."""
+def _write(path: Path, key: dict, **arrays) -> None:
+    """Write `arrays` and `key` under a temporary name, then rename: an interrupted write never looks complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     try:
         with partial.open("wb") as file:
-            np.savez(file, key=json.dumps(key, sort_keys=True), vectors=vectors, labels=labels, class_names=class_names)
+            np.savez(file, key=json.dumps(key, sort_keys=True), **arrays)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -265,9 +309,88 @@ def train_head(
         fit_data = {"x": train.vectors, "y": train.labels, "batch_size": batch_size, "shuffle": shuffle}
         fit_data["callbacks"] = callbacks or []
     history = head.fit(**fit_data, epochs=epochs, validation_data=(val.vectors, val.labels), verbose=0)
-    accuracy, epoch = best(history)
-    print(f"{label}: best val_accuracy {accuracy:.3f} at epoch {epoch} ({time.perf_counter() - started:.1f} s)")
+    _report(label, history, f"{time.perf_counter() - started:.1f} s")
     return history
+
+
+def _report(label: str, history, how: str) -> None:
+    accuracy, epoch = best(history)
+    print(f"{label}: best val_accuracy {accuracy:.3f} at epoch {epoch} ({how})")
+
+
+def fine_tune(
+    model: keras.Model,
+    train: Embeddings,
+    val: Embeddings,
+    epochs: int,
+    batch_size: int = 32,
+    seed: int = 1,
+    label: str = "fine-tuned",
+) -> keras.callbacks.History:
+    """Fit the compiled `model` on cached maps (or vectors) from `seed`, keep its best epoch's weights; cached.
+
+    Notebook 11 explains it. The result (best weights and history) is cached, keyed by what the
+    model computes and trains, its starting weights, its optimizer, the data, `epochs`, `batch_size`,
+    `seed` and the code: a later run with the same inputs (notebook 12 after 11) loads it in seconds.
+    A loaded model's optimizer starts afresh if you train it further.
+    """
+    if epochs < 1:
+        raise ArgumentError(f"epochs must be at least 1, not {epochs}")
+    key = _training_key(model, train, val, epochs, batch_size, seed)
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    path = data.cache_dir() / "trained" / f"{model.name}_{name}.npz"
+    stored = _read(path, key)
+    if stored is not None:
+        model.set_weights([stored[f"weight_{index}"] for index in range(len(model.weights))])
+        history = keras.callbacks.History()
+        history.history = json.loads(str(stored["history"]))
+        history.set_model(model)
+        _report(label, history, "trained by an earlier run with the same inputs, loaded from the cache")
+        return history
+    keras.utils.set_random_seed(seed)
+    keep_best = keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=epochs, restore_best_weights=True)
+    started = time.perf_counter()
+    fit_data = {"x": train.vectors, "y": train.labels, "batch_size": batch_size, "callbacks": [keep_best]}
+    history = model.fit(**fit_data, epochs=epochs, validation_data=(val.vectors, val.labels), verbose=0)
+    weights = {f"weight_{index}": weight for index, weight in enumerate(model.get_weights())}
+    _write(path, key, history=json.dumps(history.history), **weights)
+    _report(label, history, f"{time.perf_counter() - started:.1f} s; best epoch's weights kept")
+    return history
+
+
+def _training_key(model: keras.Model, train: Embeddings, val: Embeddings, epochs: int, batch_size: int, seed: int):
+    """What determines the result of `fine_tune`, as JSON-ready values."""
+    digest = hashlib.sha256()
+    for array in (train.vectors, train.labels, val.vectors, val.labels):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    optimizer = {name: value for name, value in model.optimizer.get_config().items() if name != "name"}
+    key = {
+        "layers": _architecture(model),
+        "trainable": [weight.trainable for weight in model.weights],
+        "start": weights_digest(model),
+        "optimizer": [type(model.optimizer).__name__, optimizer],
+        "loss": keras.saving.serialize_keras_object(model.loss),
+        "data": digest.hexdigest(),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "code": hashlib.sha256((code_digest() + inspect.getsource(fine_tune)).encode()).hexdigest(),
+        "keras": keras.__version__,
+        "backend": f"{keras.config.backend()} {importlib.metadata.version(keras.config.backend())}",
+    }
+    return json.loads(json.dumps(key, default=str))  # as it reads back from the file
+
+
+def _architecture(model: keras.Model) -> list:
+    """Each layer's class, settings and trainability, nested models unfolded, without the names that vary."""
+    described = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            described.append(_architecture(layer))
+            continue
+        settings = {name: value for name, value in layer.get_config().items() if name not in ("name", "seed")}
+        described.append({"class": type(layer).__name__, "trainable": layer.trainable, **settings})
+    return described
 
 
 class EpochViews(keras.utils.PyDataset):
