@@ -240,7 +240,7 @@ def maps_below(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
 
 
 def pooled_from_maps(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
-    """The frozen rest of `base` from `layer` on, then pooling: the maps below `layer` to pooled vectors."""
+    """The frozen rest of `base` from `layer` on, and pooling: maps below `layer` to pooled vectors (notebook 11)."""
     rest = _above(base, layer)  # shares the base's frozen layers
     maps = keras.Input(shape=rest.input_shape[1:])
     return keras.Model(maps, keras.layers.GlobalAveragePooling2D()(rest(maps)))
@@ -260,7 +260,7 @@ def top_of_base(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
 
 
 def copy_of(model: keras.Model, learning_rate: float) -> keras.Model:
-    """A copy of `model` with its weights, trainable, compiled like `make_model` with `learning_rate`."""
+    """A copy of `model` with its weights, trainable, compiled like `make_model` with `learning_rate` (notebook 11)."""
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     for layer in copy.layers:
