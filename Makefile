@@ -1,17 +1,28 @@
-# Every target creates .venv on first use and reinstalls when requirements.txt or pyproject.toml change.
+# Every target creates its environment on first use and reinstalls when its requirements or pyproject.toml change.
+# BACKEND=jax or BACKEND=torch: Keras on that backend, in its own environment without TensorFlow (.venv-jax, .venv-torch).
 PYTHON ?= python3
 PROFILE ?= full
 NOTEBOOKS ?=
 PARAMS ?=
+BACKEND ?= tensorflow
+ifeq ($(BACKEND),tensorflow)
 VENV := .venv
+REQUIREMENTS := requirements.txt
+else ifneq ($(filter $(BACKEND),jax torch),)
+VENV := .venv-$(BACKEND)
+REQUIREMENTS := requirements-$(BACKEND).txt
+else
+$(error BACKEND must be tensorflow, jax or torch, not "$(BACKEND)")
+endif
+export KERAS_BACKEND := $(BACKEND)
 BIN := $(VENV)/bin
 
 .PHONY: run smoke test lab fetch references figures
 
-$(VENV)/installed: requirements.txt pyproject.toml
+$(VENV)/installed: $(REQUIREMENTS) requirements-common.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r $(REQUIREMENTS)
 	touch $@
 
 run: $(VENV)/installed  ## execute the notebooks: make run [PROFILE=smoke] [NOTEBOOKS="01 04"] [PARAMS="-p EPOCHS 3"]

@@ -58,16 +58,14 @@ def command_check(args) -> int:
 
 def command_doctor(args) -> int:
     import keras
-    import tensorflow as tf
 
-    from workbook import models
+    from workbook import backend, models
 
     advice, dataset_ok = [], False
     print(f"Python      {platform.python_version()}")
-    print(f"TensorFlow  {tf.__version__}")
-    print(f"Keras       {keras.__version__} (backend: {keras.backend.backend()})")
-    gpus = tf.config.list_physical_devices("GPU")
-    print(f"Device      {'GPU: ' + ', '.join(gpu.name for gpu in gpus) if gpus else 'CPU only (no GPU found)'}")
+    print(f"Keras       {keras.__version__} (backend: {backend.version()}, images through {backend.FORMAT})")
+    gpus = backend.gpus()
+    print(f"Device      {'GPU: ' + ', '.join(gpus) if gpus else 'CPU only (no GPU found)'}")
     if not gpus:
         advice.append("No GPU: fine for the smoke profile and notebooks 01-03; notebook 04's full fit takes 12-25 min.")
     root = data.dataset_dir()

@@ -5,6 +5,8 @@ The pipeline itself is taught in notebook 04 (`04_transfer_learning.ipynb`).
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import hashlib
 import http.client
 import os
@@ -16,9 +18,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
 from PIL import Image
 
+from workbook import backend
 from workbook.errors import ArgumentError, DataError, WorkbookError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -354,29 +358,12 @@ def inspect_image(path: Path, root: Path, min_size: int = MIN_IMAGE_SIZE) -> Pro
         return Problem(name, f"{image_format} file with suffix {path.suffix!r}", "save it as .jpg or .png")
     if min(size) < min_size:
         return Problem(name, f"too small ({size[0]}x{size[1]} px, the model needs {min_size})", "use a larger image")
-    misread = None if pixels is None else tensorflow_misreads(path, pixels)
+    misread = None if pixels is None else backend.misreads(path, pixels)
     if misread:
         return Problem(name, f"{MODE_NAMES.get(mode, mode)} {image_format}: {misread}", "save it as .png or .jpg")
     if mode != "RGB":
         kind = MODE_NAMES.get(mode, mode)
         return Problem(name, f"{kind} image, converted to RGB when loaded", "nothing to do", excluded=False)
-    return None
-
-
-def tensorflow_misreads(path: Path, pixels: np.ndarray) -> str | None:
-    """How TensorFlow's decoder, the one Keras' loader uses, fails on `path` or gets other `pixels`, if it does.
-
-    Only needed for formats other than JPEG and PNG: TensorFlow cannot read 1-bit BMP files and reads
-    palette BMP files as grey palette indices, although Pillow reads both.
-    """
-    import tensorflow as tf
-
-    try:
-        decoded = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False).numpy()
-    except tf.errors.OpError:
-        return "TensorFlow, which loads the images for training, cannot decode it"
-    if decoded.shape != pixels.shape or np.abs(decoded.astype(int) - pixels).mean() > 1:
-        return "TensorFlow, which loads the images for training, reads other colours than the image holds"
     return None
 
 
@@ -506,21 +493,104 @@ def _link_tree(source: Path, target: Path, keep: list[Path] | set[Path]) -> None
 def prepare(dataset, max_batches: int | None = None, preprocess: bool = True):
     """Apply Xception's preprocessing (unless `preprocess` is False), keep at most `max_batches` batches, prefetch.
 
-    The result keeps the loader's `class_names` and `file_paths` (all of them, also when batches are left out).
+    Takes what `keras.utils.image_dataset_from_directory(..., format=FORMAT)` returns, or an
+    `ImageBatches`. The result keeps `class_names` and `file_paths` (all of them, also when batches
+    are left out).
     """
-    import tensorflow as tf
     from keras.applications.xception import preprocess_input
 
     if max_batches is not None and max_batches < 1:
         raise ArgumentError(f"max_batches must be None (every batch) or at least 1, not {max_batches}")
+    function = preprocess_input if preprocess else None
+    if isinstance(dataset, ImageBatches):
+        return dataset.prepared(function, max_batches)
     class_names, file_paths = dataset.class_names, dataset.file_paths
-    if preprocess:
-        dataset = dataset.map(lambda images, labels: (preprocess_input(images), labels))
-    if max_batches is not None:
-        dataset = dataset.take(max_batches)
-    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = backend.prepare_dataset(dataset, function, max_batches)
     dataset.class_names, dataset.file_paths = class_names, file_paths
     return dataset
+
+
+class ImageBatches(keras.utils.PyDataset):
+    """Batches of (images, one-hot labels) read with Pillow and numpy: the loader of the JAX and PyTorch backends.
+
+    It reads a split the way `keras.utils.image_dataset_from_directory` does (class folders in
+    sorted order, images in sorted order, resized with `backend.resize_bilinear`), decodes each
+    batch's images in threads, and is a `keras.utils.PyDataset`, so `fit`, `evaluate` and `predict`
+    take it on every backend (and load the next batch while the model works on this one). A shuffled
+    one (the training split) takes a new order, from `seed` and the epoch, after every epoch.
+    `map(function)` calls `function(images, labels)` on each batch, as `tf.data`'s `map` does.
+    """
+
+    def __init__(self, directory: Path, image_size: int, batch_size: int = 32, shuffle: bool = False, seed: int = 1):
+        super().__init__(workers=2, max_queue_size=4)
+        self.directory = Path(directory)
+        self.class_names = [folder.name for folder in class_folders(self.directory)]
+        pairs = [
+            (path, label)
+            for label, folder in enumerate(class_folders(self.directory))
+            for path in _images_below(folder)
+        ]
+        if not pairs:
+            raise DataError(f"No images found in {self.directory}: it needs one folder of images per class")
+        self.file_paths = [str(path) for path, _ in pairs]
+        self._labels = np.eye(len(self.class_names), dtype="float32")[[label for _, label in pairs]]
+        self.image_size, self.batch_size, self.shuffle, self.seed = image_size, batch_size, shuffle, seed
+        self.max_batches, self._functions, self.epoch = None, [], 0
+        print(f"Found {len(pairs)} files belonging to {len(self.class_names)} classes.")
+
+    def _copy(self, **changes) -> ImageBatches:
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
+
+    def map(self, function) -> ImageBatches:
+        """The same batches with `function(images, labels) -> (images, labels)` applied to each."""
+        return self._copy(_functions=[*self._functions, function])
+
+    def prepared(self, preprocess, max_batches: int | None) -> ImageBatches:
+        """The same batches, at most `max_batches` of them, with `preprocess` applied to the images."""
+        batches = self.map(lambda images, labels: (preprocess(images), labels)) if preprocess else self._copy()
+        batches.max_batches = max_batches
+        return batches
+
+    def __len__(self) -> int:
+        count = -(-len(self.file_paths) // self.batch_size)
+        return count if self.max_batches is None else min(count, self.max_batches)
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.file_paths))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.file_paths))
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        chosen = self._order()[index * self.batch_size : (index + 1) * self.batch_size]
+        paths = [self.file_paths[i] for i in chosen]
+        images = np.stack(list(_readers().map(lambda path: _read_for_pipeline(path, self.image_size), paths)))
+        labels = self._labels[chosen]
+        for function in self._functions:
+            images, labels = function(images, labels)
+        return images, labels
+
+    def __iter__(self):
+        return (self[index] for index in range(len(self)))
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+@functools.cache
+def _readers():
+    """Threads that decode images (Pillow and numpy release the GIL while they work)."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))
+
+
+def _read_for_pipeline(path: str, image_size: int) -> np.ndarray:
+    try:
+        return backend.read_image(path, image_size)
+    except ValueError as error:
+        raise DataError(f"{path} cannot be decoded as an image ({error}); run `python -m workbook check`") from None
 
 
 def load_split(
@@ -535,22 +605,27 @@ def load_split(
 ):
     """The notebook-04 pipeline for one split: shuffled (with `seed`) only for train unless `shuffle` says.
 
+    On TensorFlow a `tf.data` dataset from `keras.utils.image_dataset_from_directory`; on JAX and
+    PyTorch an `ImageBatches` (the same images, labels and order; JPEG pixels within a few grey levels).
+
     The dataset's `directory` is the folder it reads (the split, or its clean view in the cache).
     `preprocess=False` keeps the 0-255 pixels (for augmentation, which comes before preprocessing).
     """
-    import keras
-
     if image_size < MIN_IMAGE_SIZE:
         raise ArgumentError(f"image_size must be at least {MIN_IMAGE_SIZE} px (Xception's minimum), not {image_size}")
     directory = split_dir(split, root)
-    dataset = keras.utils.image_dataset_from_directory(
-        directory,
-        label_mode="categorical",
-        image_size=(image_size, image_size),
-        batch_size=batch_size,
-        shuffle=split == "train" if shuffle is None else shuffle,
-        seed=seed,
-    )
+    shuffle = split == "train" if shuffle is None else shuffle
+    if backend.FORMAT == "tf":
+        dataset = keras.utils.image_dataset_from_directory(
+            directory,
+            label_mode="categorical",
+            image_size=(image_size, image_size),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+        )
+    else:  # Keras' own Grain loader reads about 15 times slower (benchmarks/loader_speed.py)
+        dataset = ImageBatches(directory, image_size, batch_size, shuffle, seed)
     dataset = prepare(dataset, max_batches, preprocess)
     dataset.directory = directory
     return dataset
@@ -566,16 +641,15 @@ def example_image(class_name: str, split: str = "train", index: int = 0, root: P
 
 
 def load_image(path: Path | str, image_size: int):
-    """One image exactly as the training pipeline makes it: decoded and resized by TensorFlow, float32 0-255.
+    """One image exactly as the training pipeline makes it: decoded and resized the same way, float32 0-255.
 
-    `keras.utils.image_dataset_from_directory` reads each file with `tf.io.read_file`, decodes it to
-    three channels and resizes it with `tf.image.resize` (plain bilinear, no antialiasing); this does
-    the same for one file, so a single photo is predicted on what the model was trained on.
-    `keras.utils.load_img(target_size=...)` resizes differently (Pillow's filters); notebook 01 compares
-    them. Like the pipeline, it ignores EXIF orientation. Returns an array of shape (image_size, image_size, 3).
+    `keras.utils.image_dataset_from_directory` decodes each file to three channels and resizes it
+    with `tf.image.resize` (plain bilinear, no antialiasing); this does the same for one file (on
+    JAX and PyTorch what `ImageBatches` does), so a single photo is predicted on what the model was
+    trained on. `keras.utils.load_img(target_size=...)` resizes differently (Pillow's filters);
+    notebook 01 compares them. Like the pipeline, it ignores EXIF orientation. Returns an array of
+    shape (image_size, image_size, 3).
     """
-    import tensorflow as tf
-
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
         raise ArgumentError(f"image_size must be a positive number of pixels, such as 150; got {image_size!r}")
     path = Path(path)
@@ -584,10 +658,9 @@ def load_image(path: Path | str, image_size: int):
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ArgumentError(f"{path.name}: the training pipeline reads only {', '.join(IMAGE_SUFFIXES)} files")
     try:
-        image = tf.image.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
-    except tf.errors.InvalidArgumentError as error:
-        raise DataError(f"{path} cannot be decoded as an image ({error.message})") from None
-    return tf.image.resize(image, (image_size, image_size), method="bilinear").numpy()
+        return backend.read_image(str(path), image_size)
+    except ValueError as error:
+        raise DataError(f"{path} cannot be decoded as an image ({error})") from None
 
 
 # EXIF orientation tag (0x0112) values and the numpy operation that turns the stored pixels upright.

@@ -21,18 +21,16 @@ def setup() -> None:
     """Print versions and the device, and set plotting defaults."""
     import keras
     import matplotlib.pyplot as plt
-    import tensorflow as tf
+
+    from workbook import backend
 
     plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 80, "axes.grid": False})
     # Keras 3.15 warns on every fit with a tf.data dataset that its default shuffle=True is ignored.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
-    # Sweeps build many models; TensorFlow's "triggered tf.function retracing" notes about that are noise.
-    tf.get_logger().setLevel("ERROR")
-    gpus = tf.config.list_physical_devices("GPU")
-    # Exact float32 maths on recent GPUs (TF32 is off), so the notebooks' numpy-vs-Keras checks hold there too.
-    tf.config.experimental.enable_tensor_float_32_execution(False)
-    device = f"GPU ({len(gpus)} found)" if gpus else "CPU only: fine here; full training runs are slow (see README)"
-    print(f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    backend.configure()
+    gpus = backend.gpus()
+    device = f"GPU: {', '.join(gpus)}" if gpus else "CPU only: fine here; full training runs are slow (see README)"
+    print(f"Python {platform.python_version()}, Keras {keras.__version__} on {backend.version()}")
     print(f"Device: {device}")
 
 

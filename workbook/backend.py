@@ -1,0 +1,199 @@
+"""Everything that depends on the framework under Keras: TensorFlow, JAX or PyTorch.
+
+Keras 3 runs the same model code on any of them; set `KERAS_BACKEND` (`tensorflow`, the default,
+`jax` or `torch`) before starting Python or JupyterLab. The rest of the workbook uses `keras`,
+`keras.ops` and `keras.utils` only. What differs lives here: the device, the precision settings,
+and how images are read. On TensorFlow the images come through `tf.data` (`FORMAT = "tf"`); on JAX
+and PyTorch, even where TensorFlow is installed too, through Pillow and numpy (`FORMAT = "grain"`,
+Keras' name for its TensorFlow-free loader), so each backend has one way to read images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import importlib.util
+import os
+
+import numpy as np
+
+PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Send what C++ code writes to stderr (TensorFlow's start-up log lines) to /dev/null meanwhile."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _quiet_start() -> None:
+    """Import TensorFlow, when it is the backend, with its start-up log lines silenced.
+
+    TensorFlow logs oneDNN/CUDA lines before its logging can be configured (TF_CPP_MIN_LOG_LEVEL misses
+    some), and its first device probe logs a CUDA error on machines without a GPU. Errors still raise.
+    """
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" and importlib.util.find_spec("tensorflow"):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with native_stderr_silenced():
+            import tensorflow
+
+            tensorflow.config.list_physical_devices("GPU")
+
+
+_quiet_start()  # before Keras imports TensorFlow
+import keras  # noqa: E402
+
+# What `keras.utils.image_dataset_from_directory(format=...)` should make here: a tf.data dataset or a Grain one.
+FORMAT = "tf" if keras.config.backend() == "tensorflow" else "grain"
+
+
+def name() -> str:
+    """The backend Keras runs on: "tensorflow", "jax" or "torch"."""
+    return keras.config.backend()
+
+
+def version() -> str:
+    """The backend and its version, such as "tensorflow 2.21.0"."""
+    return f"{name()} {importlib.metadata.version(PACKAGES.get(name(), name()))}"
+
+
+def gpus() -> list[str]:
+    """The names of the GPUs the backend can use (an Apple GPU counts): empty on a CPU-only machine."""
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        devices = tf.config.list_physical_devices("GPU")
+        return [tf.config.experimental.get_device_details(d).get("device_name", d.name) for d in devices]
+    if backend == "jax":
+        import jax
+
+        return [device.device_kind for device in jax.devices() if device.platform in ("gpu", "cuda", "rocm", "METAL")]
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+        return ["Apple GPU (MPS)"] if torch.backends.mps.is_available() else []
+    return []
+
+
+def configure() -> None:
+    """Exact float32 matrix products on GPUs (no TF32), and no retracing notes, on whichever backend runs.
+
+    Recent NVIDIA GPUs multiply float32 matrices in TF32 (10-bit mantissas) by default on some
+    backends; the notebooks compare Keras with numpy to 1e-5, which needs full float32.
+    """
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")  # sweeps build many models: "retracing" notes are noise
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+    elif backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+    elif backend == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
+# --- reading images the way the training pipeline does ---------------------------------------------
+
+
+def read_image(path: str, image_size: int) -> np.ndarray:
+    """One image file decoded to RGB and resized (bilinear, no antialiasing) to a float32 square.
+
+    With `FORMAT == "tf"` these are the TensorFlow functions `image_dataset_from_directory` uses;
+    otherwise Pillow's decoder and `resize_bilinear`, the same arithmetic as `tf.image.resize`. The two
+    decoders differ slightly on JPEG files (TensorFlow's default uses a faster, less exact inverse
+    DCT: about 1 grey level on average, at most a few), so the cache keys name the format.
+    Raises ValueError for a file that cannot be decoded.
+    """
+    if FORMAT == "tf":
+        import tensorflow as tf
+
+        try:
+            image = tf.image.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(error.message) from None
+        return tf.image.resize(image, (image_size, image_size), method="bilinear").numpy()
+    from PIL import Image
+
+    try:
+        with Image.open(path) as opened:
+            pixels = np.asarray(opened.convert("RGB"))
+    except (OSError, Image.DecompressionBombError) as error:
+        raise ValueError(str(error)) from None
+    return resize_bilinear(pixels, image_size)
+
+
+def _sample_points(out: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear sampling along one axis with half-pixel centres: lower index, upper index, weight of the upper."""
+    source = (np.arange(out, dtype=np.float32) + 0.5) * np.float32(size / out) - 0.5
+    lower = np.floor(source)
+    return (
+        np.clip(lower, 0, size - 1).astype(np.intp),
+        np.clip(np.ceil(source), 0, size - 1).astype(np.intp),
+        (source - lower).astype(np.float32),
+    )
+
+
+def resize_bilinear(pixels: np.ndarray, image_size: int) -> np.ndarray:
+    """`tf.image.resize(pixels, (image_size, image_size))` in numpy: the same float32 steps, the same result."""
+    pixels = pixels.astype(np.float32)
+    rows_low, rows_high, row_weight = _sample_points(image_size, pixels.shape[0])
+    cols_low, cols_high, col_weight = _sample_points(image_size, pixels.shape[1])
+    col_weight = col_weight[None, :, None]
+    top, bottom = pixels[rows_low], pixels[rows_high]
+    top = top[:, cols_low] + (top[:, cols_high] - top[:, cols_low]) * col_weight
+    bottom = bottom[:, cols_low] + (bottom[:, cols_high] - bottom[:, cols_low]) * col_weight
+    return top + (bottom - top) * row_weight[:, None, None]
+
+
+def misreads(path, pixels: np.ndarray) -> str | None:
+    """How the training pipeline's decoder fails on `path` or gets other `pixels` than Pillow, if it does.
+
+    Only TensorFlow's decoder can disagree (Pillow is the other loader's decoder), and only for formats
+    other than JPEG and PNG: it cannot read 1-bit BMP files and reads palette BMP files as grey indices.
+    """
+    if FORMAT != "tf":
+        return None
+    import tensorflow as tf
+
+    try:
+        decoded = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False).numpy()
+    except tf.errors.OpError:
+        return "TensorFlow, which loads the images for training, cannot decode it"
+    if decoded.shape != pixels.shape or np.abs(decoded.astype(int) - pixels).mean() > 1:
+        return "TensorFlow, which loads the images for training, reads other colours than the image holds"
+    return None
+
+
+def prepare_dataset(dataset, preprocess, max_batches: int | None):
+    """`preprocess` applied to the images of each batch of a `tf.data` or Grain dataset, at most `max_batches`."""
+    if FORMAT == "tf":
+        import tensorflow as tf
+
+        if preprocess:
+            dataset = dataset.map(lambda images, labels: (preprocess(images), labels))
+        if max_batches is not None:
+            dataset = dataset.take(max_batches)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+    import grain
+
+    if preprocess:
+        dataset = dataset.map(lambda batch: (preprocess(batch[0]), batch[1]))
+    if max_batches is not None:
+        dataset = grain.experimental.LimitIterDataset(dataset, max_batches)
+    return dataset
