@@ -1,4 +1,4 @@
-"""Command line: `python -m workbook run | fetch | check | doctor`."""
+"""Command line: `python -m workbook run | gates | fetch | check | doctor`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,18 @@ def command_run(args) -> int:
         print(f"Run stopped before the notebooks: {error}", file=sys.stderr)
         return 2
     return 0 if all(result.status == "ok" for result in results) else 1
+
+
+def command_gates(args) -> int:
+    from workbook import gates
+
+    try:
+        results = gates.check(args.run_folder)
+    except WorkbookError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(gates.report(results, args.run_folder))
+    return 1 if any(result.failed for result in results) else 0
 
 
 def command_fetch(args) -> int:
@@ -111,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         help="set a parameter in every notebook that has it, e.g. -p EPOCHS 3 -p WEIGHTS None",
     )
     run_parser.set_defaults(handler=command_run)
+
+    gates_parser = commands.add_parser("gates", help="check a run folder's accuracies against workbook/gates.json")
+    gates_parser.add_argument("run_folder", type=Path, metavar="RUN_FOLDER", help="a folder `run` wrote (runs/<name>/)")
+    gates_parser.set_defaults(handler=command_gates)
 
     fetch_parser = commands.add_parser("fetch", help="download the dataset (and with --weights the ImageNet files)")
     fetch_parser.add_argument("--weights", action="store_true", help="also cache Xception's weights and class names")
