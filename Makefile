@@ -17,7 +17,7 @@ endif
 export KERAS_BACKEND := $(BACKEND)
 BIN := $(VENV)/bin
 
-.PHONY: run smoke test lab fetch references figures
+.PHONY: run gpu-check smoke test lab fetch references figures
 
 $(VENV)/installed: $(REQUIREMENTS) requirements-common.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ $(VENV)/installed: $(REQUIREMENTS) requirements-common.txt pyproject.toml
 
 run: $(VENV)/installed  ## execute the notebooks: make run [PROFILE=smoke] [NOTEBOOKS="01 04"] [PARAMS="-p EPOCHS 3"]
 	$(BIN)/python -m workbook run --profile $(PROFILE) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(PARAMS)
+
+gpu-check: $(VENV)/installed  ## every notebook at full size on the first GPU; fails without one: make gpu-check [BACKEND=jax]
+	$(BIN)/python -m workbook run --gpu $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(PARAMS)
 
 smoke: $(VENV)/installed  ## every notebook in seconds, random weights, no network
 	$(BIN)/python -m workbook run --profile smoke $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))

@@ -209,3 +209,29 @@ def test_record_metrics_writes_nested_values_and_output_dir_uses_the_run_folder(
     first, second = session.output_dir("06_checkpointing"), session.output_dir("06_checkpointing")
     assert first != second and first.parent == second.parent == tmp_path / "runs"
     assert first.name.startswith("06_checkpointing-")
+
+
+def test_gpu_check_stops_before_any_notebook_without_a_gpu(dataset_root, tmp_path, monkeypatch, capsys):
+    from workbook import backend
+
+    monkeypatch.setattr(backend, "gpus", lambda: [])
+    assert main(["run", "--gpu", "--notebooks", "01", "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert f"No GPU is visible to Keras' backend ({backend.version()})" in error and "nvidia-smi" in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_gpu_check_records_the_gpu_and_each_notebooks_time(dataset_root, tmp_path, monkeypatch):
+    from workbook import backend
+
+    monkeypatch.setattr(backend, "gpus", lambda: ["NVIDIA H200"])
+    seconds = iter([12.5, 30.25])
+    monkeypatch.setattr(
+        run, "execute", lambda notebook, out, profile, overrides: run.Result(notebook.stem, "ok", next(seconds))
+    )
+    monkeypatch.setattr(run, "preflight", lambda *args: None)  # no weights to fetch offline
+    assert main(["run", "--gpu", "--notebooks", "01", "03", "--out", str(tmp_path / "out")]) == 0
+    device = json.loads((tmp_path / "out" / "device.json").read_text())
+    assert device["gpus"] == ["NVIDIA H200"] and device["backend"] == backend.version()
+    assert device["seconds"] == {"01_images_as_arrays": 12.5, "03_convolutions": 30.25}
+    assert (tmp_path / "out" / "summary.txt").read_text().startswith("Device: NVIDIA H200; Keras ")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import CLASSES, REAL_DATA, make_dataset, write_image
 
-from workbook import data
+from workbook import backend, data
 
 real_data = pytest.mark.skipif(not REAL_DATA, reason="needs the real dataset (set WORKBOOK_DATA)")
 
@@ -239,7 +239,7 @@ def test_pipeline_over_bad_files_leaves_them_out_and_runs_a_full_epoch(bad_datas
     images = labels = 0
     for batch_images, batch_labels in dataset:  # one whole epoch: no decode error mid-way
         images += batch_images.shape[0]
-        labels += int(batch_labels.numpy().sum())
+        labels += int(np.asarray(batch_labels).sum())
         assert batch_images.shape[1:] == (71, 71, 3)
         assert -1.0 <= float(np.min(batch_images)) and float(np.max(batch_images)) <= 1.0
     assert images == labels == 40 + 4  # 4 good per class plus the 4 converted images
@@ -266,7 +266,7 @@ def test_clean_split_is_used_in_place(small_dataset, cache):
 def test_validation_is_not_shuffled_and_max_batches_limits(small_dataset, cache):
     first = data.load_split("validation", image_size=71, batch_size=4, root=small_dataset)
     second = data.load_split("validation", image_size=71, batch_size=4, root=small_dataset, max_batches=2)
-    labels = [batch.numpy().argmax(axis=1).tolist() for _, batch in first]
+    labels = [np.asarray(batch).argmax(axis=1).tolist() for _, batch in first]
     assert labels[0] == [0, 0, 1, 1]  # file order: two dresses, then two hats
     assert len(list(second)) == 2
 
@@ -274,7 +274,7 @@ def test_validation_is_not_shuffled_and_max_batches_limits(small_dataset, cache)
 def test_train_shuffle_follows_the_seed(small_dataset, cache):
     def order(seed):
         dataset = data.load_split("train", image_size=71, batch_size=40, seed=seed, root=small_dataset)
-        return next(iter(dataset))[1].numpy().argmax(axis=1).tolist()
+        return np.asarray(next(iter(dataset))[1]).argmax(axis=1).tolist()
 
     assert order(1) == order(1)
     assert order(1) != order(2)
@@ -426,17 +426,22 @@ def test_dot_files_keras_would_read_are_left_out(dotted_dataset, cache):
     assert data.example_image("hat", root=dotted_dataset).name == "0.jpg"
 
 
-def test_bmp_files_tensorflow_cannot_read_correctly_are_left_out(small_dataset, cache):
+def test_bmp_files_the_pipelines_decoder_cannot_read_correctly_are_left_out(small_dataset, cache):
     shoes = small_dataset / "train" / "shoes"
     write_image(shoes / "one_bit.bmp", mode="1", image_format="BMP")
     write_image(shoes / "palette.bmp", mode="P", image_format="BMP")
     write_image(shoes / "gray.bmp", mode="L", image_format="BMP")
     found = {problem.path: problem for problem in data.check_dataset(small_dataset).problems}
+    assert not found["train/shoes/gray.bmp"].excluded  # TensorFlow and Pillow read 8-bit grey BMPs as they are
+    dataset = data.load_split("train", image_size=71, batch_size=8, root=small_dataset)
+    loaded = sum(batch.shape[0] for batch, _ in dataset)
+    if backend.FORMAT != "tf":  # Pillow, the decoder of the other backends' loader, reads them all
+        assert not found["train/shoes/one_bit.bmp"].excluded and not found["train/shoes/palette.bmp"].excluded
+        assert loaded == 43
+        return
     assert found["train/shoes/one_bit.bmp"].excluded and "cannot decode" in found["train/shoes/one_bit.bmp"].problem
     assert found["train/shoes/palette.bmp"].excluded and "other colours" in found["train/shoes/palette.bmp"].problem
-    assert not found["train/shoes/gray.bmp"].excluded  # TensorFlow reads 8-bit grey BMPs as they are
-    dataset = data.load_split("train", image_size=71, batch_size=8, root=small_dataset)
-    assert sum(batch.shape[0] for batch, _ in dataset) == 41
+    assert loaded == 41
 
 
 def test_any_decoder_failure_is_that_files_problem(small_dataset, monkeypatch):
@@ -452,9 +457,12 @@ def test_any_decoder_failure_is_that_files_problem(small_dataset, monkeypatch):
 
 
 def pipeline_images(folder: Path, size: int, count: int) -> tuple[list[str], np.ndarray]:
-    """The first `count` images of a split folder as `image_dataset_from_directory` (notebook 04) gives them."""
+    """The first `count` images of a split folder as the training pipeline (notebook 04) gives them."""
     import keras
 
+    if backend.FORMAT != "tf":
+        batches = data.ImageBatches(folder, size, batch_size=count)
+        return batches.file_paths[:count], batches[0][0]
     dataset = keras.utils.image_dataset_from_directory(
         folder, label_mode=None, image_size=(size, size), batch_size=count, shuffle=False
     )
@@ -492,3 +500,75 @@ def test_load_image_rejects_bad_arguments(small_dataset):
     (small_dataset / "fake.jpg").write_text("<html>not a jpeg</html>")
     with pytest.raises(data.DataError, match="cannot be decoded"):
         data.load_image(small_dataset / "fake.jpg", 71)
+
+
+# --- the loader of the JAX and PyTorch backends ---------------------------------------------
+
+tensorflow_backend = pytest.mark.skipif(backend.FORMAT != "tf", reason="compares with tf.data (TensorFlow backend)")
+
+
+@tensorflow_backend
+@pytest.mark.parametrize(
+    "shape, size", [((120, 96, 3), 71), ((97, 203, 3), 150), ((40, 30, 3), 71), ((299, 299, 3), 299)]
+)
+def test_resize_bilinear_is_tf_image_resize(shape, size):
+    import tensorflow as tf
+
+    pixels = np.random.default_rng(size).integers(0, 256, shape).astype("uint8")
+    expected = tf.image.resize(pixels, (size, size), method="bilinear").numpy()
+    np.testing.assert_array_equal(backend.resize_bilinear(pixels, size), expected)
+
+
+@real_data
+@tensorflow_backend
+def test_the_pillow_loader_gives_tf_datas_files_labels_and_pixels(monkeypatch):
+    folder = data.dataset_dir() / "validation"
+    expected = data.load_split("validation", 150, 32, max_batches=3, preprocess=False)
+    monkeypatch.setattr(backend, "FORMAT", "grain")
+    batches = data.load_split("validation", 150, 32, max_batches=3, preprocess=False)
+    assert isinstance(batches, data.ImageBatches) and len(batches) == 3 and batches.directory == folder
+    assert batches.file_paths == expected.file_paths and batches.class_names == expected.class_names
+    for (images, labels), (tf_images, tf_labels) in zip(batches, expected):
+        np.testing.assert_array_equal(labels, tf_labels.numpy())
+        difference = np.abs(images - tf_images.numpy())
+        # Pillow's JPEG decoder uses the exact inverse DCT, TensorFlow's default a faster one.
+        assert difference.max() <= 8 and difference.mean() < 2
+
+
+def test_image_batches_read_sorted_classes_and_files_and_map_like_tf_data(small_dataset):
+    batches = data.ImageBatches(small_dataset / "validation", 71, batch_size=4)
+    assert batches.class_names == sorted(batches.class_names) and len(batches) == 5  # 20 images
+    assert [Path(path).relative_to(small_dataset / "validation").as_posix() for path in batches.file_paths[:3]] == [
+        "dress/0.jpg",
+        "dress/1.jpg",
+        "hat/0.jpg",
+    ]
+    images, labels = batches[0]
+    assert (
+        images.shape == (4, 71, 71, 3) and images.dtype == np.float32 and labels.argmax(axis=1).tolist() == [0, 0, 1, 1]
+    )
+    halved = batches.map(lambda images, labels: (images / 2, labels))
+    np.testing.assert_array_equal(halved[0][0], images / 2)
+    assert len(batches.prepared(None, 2)) == 2 and len(list(batches.prepared(None, 2))) == 2
+    with pytest.raises(IndexError):
+        batches[5]
+
+
+def test_image_batches_shuffle_every_file_once_per_epoch_in_a_new_order(small_dataset):
+    def epoch_order(batches):
+        return [label for _, labels in batches for label in labels.argmax(axis=1).tolist()]
+
+    batches = data.ImageBatches(small_dataset / "train", 71, batch_size=8, shuffle=True, seed=3)
+    first = epoch_order(batches)
+    assert sorted(first) == sorted(epoch_order(data.ImageBatches(small_dataset / "train", 71, batch_size=8)))
+    assert first == epoch_order(data.ImageBatches(small_dataset / "train", 71, batch_size=8, shuffle=True, seed=3))
+    batches.on_epoch_end()
+    second = epoch_order(batches)
+    assert sorted(second) == sorted(first) and second != first
+
+
+def test_image_batches_name_a_file_that_cannot_be_decoded(small_dataset):
+    (small_dataset / "validation" / "hat" / "0.jpg").write_bytes(b"<html>not a jpeg</html>")
+    batches = data.ImageBatches(small_dataset / "validation", 71, batch_size=4)
+    with pytest.raises(data.DataError, match=r"hat/0\.jpg cannot be decoded"):
+        batches[0]

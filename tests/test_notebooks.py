@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from conftest import CLASSES, REAL_DATA
 
-from workbook import run
+from workbook import backend, run
 
 NOTEBOOKS = sorted(run.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 SHARED = {"WEIGHTS", "IMAGE_SIZE", "BATCH_SIZE", "EPOCHS", "MAX_BATCHES", "SEED"}
@@ -73,6 +73,10 @@ def test_smoke_run_writes_metrics_and_a_summary(smoke_run):
     for path in NOTEBOOKS:
         assert re.search(rf"^{path.stem}\s+ok\s+\d", summary, re.MULTILINE)
     assert "best_val_accuracy=" in summary
+    device = json.loads((out / "device.json").read_text())
+    assert device["backend"] == backend.version() and device["gpus"] == backend.gpus()
+    assert device["seconds"] == {result.notebook: result.seconds for result in results}
+    assert summary.startswith(f"Device: {', '.join(device['gpus']) or 'CPU'}")
 
 
 def test_executed_copies_hold_no_stderr_and_no_widget_state(smoke_run):
@@ -158,7 +162,12 @@ def test_executed_12_records_each_model_and_writes_the_model_and_its_card(smoke_
     for section in ("# Model card", "## Recipe", "## Accuracy", "## Recall per class", "## Size and speed"):
         assert section in card
     assert "not results" in card  # a smoke run says so on the card
-    assert (folder / "saved_model" / "saved_model.pb").is_file() and (folder / "clothing_classifier.tflite").is_file()
+    exported = (folder / "saved_model" / "saved_model.pb").is_file(), (folder / "clothing_classifier.tflite").is_file()
+    if backend.name() == "tensorflow":
+        assert exported == (True, True)
+    else:  # both exports go through TensorFlow: skipped, and the notebook says so
+        shown = "\n".join(text_of(cell) for cell in code_cells(read(out / "12_using_the_model.ipynb")))
+        assert exported == (False, False) and f"Skipped on the {backend.name()} backend" in shown
     model = keras.saving.load_model(folder / "clothing_classifier.keras")
     assert model.input_shape[-1] == 3 and model.output_shape == (None, 10) and model.layers[1].name == "preprocessing"
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import REAL_DATA
 from test_notebooks import NOTEBOOKS, code_cells  # noqa: I001
 
-from workbook import run
+from workbook import backend, run
 
 REFERENCE_DIR = run.data.REPO_ROOT / "tests" / "reference"
 
@@ -74,6 +74,7 @@ def test_checked_cells_print_no_path_hash_time_or_version():
 
 
 @pytest.mark.skipif(not REAL_DATA, reason="nbval references need the real dataset (set WORKBOOK_DATA)")
+@pytest.mark.skipif(backend.name() != "tensorflow", reason="nbval references were executed on TensorFlow")
 def test_a_reference_that_uses_the_cache_passes_alone_from_an_empty_cache(tmp_path):
     """06 on a fresh clone: no vectors cached by 05, nothing in runs/; nbval must still pass."""
     env = {**os.environ, "WORKBOOK_CACHE": str(tmp_path / "cache"), "WORKBOOK_RUNS": str(tmp_path / "runs")}

@@ -125,7 +125,7 @@ def test_head_on_cached_vectors_learns_what_the_full_model_learns(cache, size_in
     on_images.set_weights(on_vectors.get_weights())
     start = on_vectors.get_weights()
     on_vectors.fit(vectors.vectors, vectors.labels, batch_size=32, epochs=1, shuffle=False, verbose=0)
-    models.join(base, on_images).fit(images, epochs=1, verbose=0)  # the joined model trains on_images itself
+    models.join(base, on_images).fit(images, epochs=1, shuffle=False, verbose=0)  # trains on_images itself
     moved = max(np.abs(a - b).max() for a, b in zip(on_vectors.get_weights(), start))
     difference = max(np.abs(a - b).max() for a, b in zip(on_vectors.get_weights(), on_images.get_weights()))
     assert moved > 1e-3 and difference <= 1e-5
@@ -436,7 +436,7 @@ def test_fine_tuning_on_cached_maps_learns_what_the_full_image_model_learns(cach
     keras.utils.set_random_seed(8)
     on_maps.fit(maps.vectors, maps.labels, batch_size=32, epochs=1, shuffle=False, verbose=0)
     keras.utils.set_random_seed(8)
-    full.fit(images, epochs=1, verbose=0)
+    full.fit(images, epochs=1, shuffle=False, verbose=0)
     top, tuned_head, full_head = on_maps.layers[1], on_maps.layers[-1], full.layers[-1]
     pairs = [(layer.get_weights(), full_base.get_layer(layer.name).get_weights()) for layer in top.layers[1:]]
     pairs.append((tuned_head.get_weights(), full_head.get_weights()))

@@ -25,7 +25,7 @@ def command_run(args) -> int:
 
     overrides = {name: parse_value(value) for name, value in args.parameter}
     try:
-        results = run.run(args.profile, args.notebooks, args.out, overrides)
+        results = run.run(args.profile, args.notebooks, args.out, overrides, gpu=args.gpu)
     except WorkbookError as error:
         print(f"Run stopped before the notebooks: {error}", file=sys.stderr)
         return 2
@@ -121,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar=("NAME", "VALUE"),
         help="set a parameter in every notebook that has it, e.g. -p EPOCHS 3 -p WEIGHTS None",
+    )
+    run_parser.add_argument(
+        "--gpu",
+        action="store_true",
+        help="stop unless the backend sees a GPU (make gpu-check: every notebook, full size)",
     )
     run_parser.set_defaults(handler=command_run)
 

@@ -53,6 +53,8 @@ REMEDIES = (
     "    data/clothing-dataset-small into this checkout (the offline classroom kit)."
 )
 PATH_VARIABLES = ("WORKBOOK_DATA", "WORKBOOK_CACHE", "WORKBOOK_RUNS")
+# image_dataset_from_directory's `format` for this backend (notebook 04): "tf" on TensorFlow, "grain" on JAX or PyTorch.
+FORMAT = backend.FORMAT
 
 
 def path_from_env(name: str, default: Path) -> Path:
@@ -519,6 +521,9 @@ class ImageBatches(keras.utils.PyDataset):
     take it on every backend (and load the next batch while the model works on this one). A shuffled
     one (the training split) takes a new order, from `seed` and the epoch, after every epoch.
     `map(function)` calls `function(images, labels)` on each batch, as `tf.data`'s `map` does.
+    Unlike a `tf.data` dataset, `fit` shuffles the order of a PyDataset's batches each epoch unless
+    given `shuffle=False`: pass that where the order matters (notebook 05 trains two ways on the
+    same batches in the same order).
     """
 
     def __init__(self, directory: Path, image_size: int, batch_size: int = 32, shuffle: bool = False, seed: int = 1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import platform
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -191,10 +192,43 @@ def summary_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def device() -> dict:
+    """What the notebooks run on: Keras, its backend, the GPUs it sees (none: the CPU) and the CPU's cores."""
+    import keras
+
+    from workbook import backend
+
+    return {
+        "keras": keras.__version__,
+        "backend": backend.version(),
+        "gpus": backend.gpus(),
+        "cpu_cores": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def require_gpu(found: dict) -> None:
+    """Stop, saying how to get one, when the backend sees no GPU."""
+    if not found["gpus"]:
+        raise RunError(
+            f"No GPU is visible to Keras' backend ({found['backend']}), and --gpu asks for one. Check that "
+            "`nvidia-smi` lists the GPU, then install the backend's GPU build in this environment: "
+            "`pip install 'jax[cuda12]'` (BACKEND=jax), PyPI's torch (BACKEND=torch, CUDA included) or "
+            "`pip install 'tensorflow[and-cuda]'` (TensorFlow on Linux); see the README's GPU section."
+        )
+
+
 def run(
-    profile: str = "full", selection: list[str] | None = None, out: Path | None = None, overrides: dict | None = None
+    profile: str = "full",
+    selection: list[str] | None = None,
+    out: Path | None = None,
+    overrides: dict | None = None,
+    gpu: bool = False,
 ) -> list[Result]:
-    """Execute the selected notebooks under `profile`; print progress and the summary table."""
+    """Execute the selected notebooks under `profile`; print progress and the summary table.
+
+    The run folder's `device.json` says what they ran on. With `gpu`, stop unless the backend sees a GPU.
+    """
     notebooks = select_notebooks(selection)
     weights = (overrides or {}).get("WEIGHTS")
     if isinstance(weights, str) and Path(weights).expanduser().is_file():  # named from where the command runs
@@ -211,9 +245,15 @@ def run(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend drops figures from executed notebooks
     data.make_paths_absolute()  # kernels run in notebooks/: a relative path would point elsewhere there
+    found = device()
+    if gpu:
+        require_gpu(found)
     preflight(notebooks, profile, overrides)
     out = Path(out).expanduser().resolve() if out else data.runs_dir() / f"{profile}-{datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
+    session.write_json(out / "device.json", found)
+    where = ", ".join(found["gpus"]) or f"CPU ({found['cpu_cores']} cores)"
+    print(f"Running on {where}, Keras {found['keras']} on {found['backend']}", flush=True)
     results = []
     for number, notebook in enumerate(notebooks, start=1):
         print(f"[{number}/{len(notebooks)}] {notebook.stem} ({profile} profile)", flush=True)
@@ -221,7 +261,10 @@ def run(
         if result.error:
             print(f"    failed: {result.error}", flush=True)
         results.append(result)
-    table = summary_table(results)
+    session.write_json(
+        out / "device.json", {**found, "seconds": {result.notebook: result.seconds for result in results}}
+    )
+    table = f"Device: {where}; Keras {found['keras']} on {found['backend']}\n\n" + summary_table(results)
     if profile == "smoke" or (overrides or {}).get("WEIGHTS", "imagenet") is None:
         table += "\n\n" + report.RANDOM_NOTE
     (out / "summary.txt").write_text(table + "\n", encoding="utf-8")
