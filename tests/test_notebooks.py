@@ -79,6 +79,21 @@ def test_smoke_run_writes_metrics_and_a_summary(smoke_run):
     assert summary.startswith(f"Device: {', '.join(device['gpus']) or 'CPU'}")
 
 
+def key_tree(value):
+    """The keys of a metrics record, nested, without the values."""
+    return {name: key_tree(item) for name, item in value.items()} if isinstance(value, dict) else None
+
+
+def test_smoke_run_records_the_same_metrics_keys_as_the_tensorflow_references(smoke_run):
+    """On any backend, every notebook records what it records on TensorFlow (the references ran there)."""
+    from test_gates import recorded_in_reference
+
+    out, _ = smoke_run
+    for path in NOTEBOOKS:
+        recorded = json.loads((out / f"{path.stem}.metrics.json").read_text())["metrics"]
+        assert key_tree(recorded) == key_tree(recorded_in_reference(path.stem)[0]), path.name
+
+
 def test_executed_copies_hold_no_stderr_and_no_widget_state(smoke_run):
     """Progress bars print one line on stdout under the run command: nothing nbval or GitHub cannot show."""
     out, _ = smoke_run
