@@ -44,8 +44,8 @@ lab: $(VENV)/installed  ## open the notebooks in JupyterLab
 fetch: $(VENV)/installed  ## dataset and ImageNet files, ahead of an offline class
 	$(BIN)/python -m workbook fetch --weights
 
-references: $(VENV)/installed  ## re-execute the nbval references (needs the real dataset)
-	$(BIN)/python tests/make_references.py
+references: $(VENV)/installed  ## re-execute the nbval references (needs the real dataset): make references [NOTEBOOKS="11"]
+	$(BIN)/python tests/make_references.py $(NOTEBOOKS)
 
 figures: $(VENV)/installed  ## redraw images/*.png
 	$(BIN)/python images/make_figures.py

@@ -1,4 +1,4 @@
-"""Re-execute the nbval references: `make references` (needs the real dataset, e.g. WORKBOOK_DATA).
+"""Re-execute the nbval references: `make references [NOTEBOOKS="11 12"]` (needs the real dataset, e.g. WORKBOOK_DATA).
 
 Each student notebook is executed under the smoke profile into tests/reference/; pytest's nbval
 then re-runs those copies and compares the cells tagged `nbval-check-output`.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook import data, run
+from workbook import backend, data, run
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 
@@ -34,10 +34,13 @@ def tidy(path: Path) -> None:
 
 
 def main() -> int:
+    if backend.name() != "tensorflow":
+        print(f"The references are executed on TensorFlow, not {backend.name()}: run `make references`.")
+        return 2
     data.find_dataset(download=True)
     REFERENCE_DIR.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as out:  # metrics and files the notebooks write stay out of the repo
-        results = [run.execute(notebook, Path(out), "smoke") for notebook in run.select_notebooks()]
+        results = [run.execute(notebook, Path(out), "smoke") for notebook in run.select_notebooks(sys.argv[1:])]
         for executed in Path(out).glob("*.ipynb"):
             tidy(executed)
             shutil.copy(executed, REFERENCE_DIR / executed.name)

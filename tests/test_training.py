@@ -431,7 +431,7 @@ def test_fine_tuning_on_cached_maps_learns_what_the_full_image_model_learns(cach
     full, full_base = full_image_model(base, head, rate)
     for mine, theirs in zip(on_maps.layers[-1].layers, full.layers[-1].layers):
         if isinstance(mine, keras.layers.Dropout):  # each copy drew its own seed: give both the same masks
-            theirs.seed_generator.state.assign(mine.seed_generator.state)
+            theirs.seed_generator.state.assign(keras.ops.convert_to_numpy(mine.seed_generator.state))
     start = on_maps.get_weights()
     keras.utils.set_random_seed(8)
     on_maps.fit(maps.vectors, maps.labels, batch_size=32, epochs=1, shuffle=False, verbose=0)

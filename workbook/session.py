@@ -27,6 +27,9 @@ def setup() -> None:
     plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 80, "axes.grid": False})
     # Keras 3.15 warns on every fit with a tf.data dataset that its default shuffle=True is ignored.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+    # It also warns "Your input ran out of data" at the end of the first epoch over a Grain dataset (notebook 04
+    # on JAX or PyTorch), whose length it cannot know in advance: the epoch ended where it should.
+    warnings.filterwarnings("ignore", message="Your input ran out of data")
     backend.configure()
     gpus = backend.gpus()
     device = f"GPU: {', '.join(gpus)}" if gpus else "CPU only: fine here; full training runs are slow (see README)"
