@@ -235,3 +235,25 @@ def test_gpu_check_records_the_gpu_and_each_notebooks_time(dataset_root, tmp_pat
     assert device["gpus"] == ["NVIDIA H200"] and device["backend"] == backend.version()
     assert device["seconds"] == {"01_images_as_arrays": 12.5, "03_convolutions": 30.25}
     assert (tmp_path / "out" / "summary.txt").read_text().startswith("Device: NVIDIA H200; Keras ")
+
+
+def test_without_keras_backend_set_the_installed_backend_is_used(tmp_path):
+    """Keras' choice when its backend is installed (its default TensorFlow, or keras.json's); otherwise the
+    backend that is installed, so a JAX or PyTorch environment needs no KERAS_BACKEND."""
+    import importlib.util
+
+    env = {name: value for name, value in os.environ.items() if name != "KERAS_BACKEND"}
+    code = "import workbook, keras; print(keras.config.backend())"
+    installed = [name for name in ("tensorflow", "jax", "torch") if importlib.util.find_spec(name)]
+    for home, configured in [("fresh", None), ("tensorflow", "tensorflow"), ("torch", "torch")]:
+        (tmp_path / home).mkdir()
+        if configured:
+            (tmp_path / home / "keras.json").write_text(json.dumps({"backend": configured}))
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**env, "KERAS_HOME": str(tmp_path / home)},
+            capture_output=True,
+            text=True,
+        )
+        expected = configured if configured in installed else installed[0]
+        assert result.stdout.strip() == expected, result.stderr[-2000:]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 
 import numpy as np
@@ -47,6 +48,29 @@ def _quiet_start() -> None:
             tensorflow.config.list_physical_devices("GPU")
 
 
+def _choose_installed() -> None:
+    """With no backend chosen, or a chosen one not installed in keras.json, use the backend that is installed.
+
+    Keras' default is TensorFlow, and Keras writes that into ~/.keras/keras.json the first time it
+    runs anywhere; in an environment without TensorFlow this picks JAX or PyTorch instead, so a
+    JAX or PyTorch environment works without setting KERAS_BACKEND. A set KERAS_BACKEND always wins.
+    """
+    if os.environ.get("KERAS_BACKEND"):
+        return
+    config = os.path.join(os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras"), "keras.json")
+    try:
+        with open(config, encoding="utf-8") as file:
+            chosen = json.load(file).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        chosen = "tensorflow"
+    if importlib.util.find_spec(PACKAGES.get(chosen, chosen)):
+        return
+    installed = [candidate for candidate in PACKAGES if importlib.util.find_spec(candidate)]
+    if installed:
+        os.environ["KERAS_BACKEND"] = installed[0]
+
+
+_choose_installed()
 _quiet_start()  # before Keras imports TensorFlow
 import keras  # noqa: E402
 
