@@ -205,7 +205,7 @@ def misreads(path, pixels: np.ndarray) -> str | None:
 
 
 def prepare_dataset(dataset, preprocess, max_batches: int | None):
-    """`preprocess` applied to the images of each batch of a `tf.data` or Grain dataset, at most `max_batches`."""
+    """`preprocess` applied to the images of each batch of a `tf.data` or Grain dataset; at most `max_batches`."""
     if FORMAT == "tf":
         import tensorflow as tf
 
@@ -213,7 +213,7 @@ def prepare_dataset(dataset, preprocess, max_batches: int | None):
             dataset = dataset.map(lambda images, labels: (preprocess(images), labels))
         if max_batches is not None:
             dataset = dataset.take(max_batches)
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        return dataset.prefetch(tf.data.AUTOTUNE)  # the next batch loads while the model works
     import grain
 
     if preprocess:

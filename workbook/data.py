@@ -493,7 +493,7 @@ def _link_tree(source: Path, target: Path, keep: list[Path] | set[Path]) -> None
 
 
 def prepare(dataset, max_batches: int | None = None, preprocess: bool = True):
-    """Apply Xception's preprocessing (unless `preprocess` is False), keep at most `max_batches` batches, prefetch.
+    """Apply Xception's preprocessing (unless `preprocess` is False), keep at most `max_batches` batches.
 
     Takes what `keras.utils.image_dataset_from_directory(..., format=FORMAT)` returns, or an
     `ImageBatches`. The result keeps `class_names` and `file_paths` (all of them, also when batches
@@ -518,8 +518,8 @@ class ImageBatches(keras.utils.PyDataset):
     It reads a split the way `keras.utils.image_dataset_from_directory` does (class folders in
     sorted order, images in sorted order, resized with `backend.resize_bilinear`), decodes each
     batch's images in threads, and is a `keras.utils.PyDataset`, so `fit`, `evaluate` and `predict`
-    take it on every backend. A shuffled
-    one (the training split) takes a new order, from `seed` and the epoch, after every epoch.
+    take it on every backend. A shuffled one (the training split) takes a new order, from `seed`
+    and the epoch, after every epoch.
     `map(function)` calls `function(images, labels)` on each batch, as `tf.data`'s `map` does.
     Unlike a `tf.data` dataset, `fit` shuffles the order of a PyDataset's batches each epoch unless
     given `shuffle=False`: pass that where the order matters (notebook 05 trains two ways on the
@@ -531,12 +531,9 @@ class ImageBatches(keras.utils.PyDataset):
         # order (the head ended 1.5e-3 away from training batch by batch); the images are read in threads anyway.
         super().__init__()
         self.directory = Path(directory)
-        self.class_names = [folder.name for folder in class_folders(self.directory)]
-        pairs = [
-            (path, label)
-            for label, folder in enumerate(class_folders(self.directory))
-            for path in _images_below(folder)
-        ]
+        folders = class_folders(self.directory)
+        self.class_names = [folder.name for folder in folders]
+        pairs = [(path, label) for label, folder in enumerate(folders) for path in _images_below(folder)]
         if not pairs:
             raise DataError(f"No images found in {self.directory}: it needs one folder of images per class")
         self.file_paths = [str(path) for path, _ in pairs]
@@ -664,10 +661,7 @@ def load_image(path: Path | str, image_size: int):
         raise DataError(f"No image file at {path}: check the path (relative paths start in the notebook's folder)")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ArgumentError(f"{path.name}: the training pipeline reads only {', '.join(IMAGE_SUFFIXES)} files")
-    try:
-        return backend.read_image(str(path), image_size)
-    except ValueError as error:
-        raise DataError(f"{path} cannot be decoded as an image ({error})") from None
+    return _read_for_pipeline(str(path), image_size)
 
 
 # EXIF orientation tag (0x0112) values and the numpy operation that turns the stored pixels upright.
