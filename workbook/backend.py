@@ -14,6 +14,7 @@ import contextlib
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import os
 
 import numpy as np
@@ -130,6 +131,8 @@ def configure() -> None:
 
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+    if FORMAT == "grain":  # Grain (notebook 04) logs a warning on import when JAX's profiler is missing
+        logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 # --- reading images the way the training pipeline does ---------------------------------------------

@@ -194,7 +194,7 @@ def augmented_views(images, augmentation: keras.Model, views: int, seed: int, fi
     for offset, image in enumerate(keras.ops.convert_to_numpy(images)):
         numbers = np.random.SeedSequence([seed, first_index + offset]).generate_state(len(states))
         for state, number in zip(states, numbers):
-            state.assign(np.array([number, 0], dtype=state.dtype))
+            state.assign(np.array([number % 2**31, 0], dtype=state.dtype))  # int32 on PyTorch
         copies = np.repeat(image[None], views, axis=0)
         result.append(keras.ops.convert_to_numpy(augmentation(copies, training=True)))
     return np.concatenate(result)
