@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import time
 
-import keras
 import numpy as np
 
-from workbook import backend, models
+from workbook import backend, models  # first: starts TensorFlow quietly
 
 
 def main() -> None:
+    import keras
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image-size", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -18,10 +18,9 @@ import argparse
 import importlib.util
 import time
 
-import keras
 import numpy as np
 
-from workbook import backend, data
+from workbook import backend, data  # first: starts TensorFlow quietly
 
 
 def arguments() -> argparse.Namespace:
@@ -33,6 +32,8 @@ def arguments() -> argparse.Namespace:
 
 
 def keras_loader(directory, size: int, batch_size: int, format: str):
+    import keras
+
     return keras.utils.image_dataset_from_directory(
         directory,
         label_mode="categorical",
@@ -45,6 +46,8 @@ def keras_loader(directory, size: int, batch_size: int, format: str):
 
 def timed(batches) -> tuple[float, np.ndarray]:
     """Images per second over one pass (after the first batch, which starts threads and builds graphs)."""
+    import keras
+
     iterator = iter(batches)
     _, first_labels = next(iterator)
     labels, count, started = [keras.ops.convert_to_numpy(first_labels)], 0, time.perf_counter()
@@ -55,6 +58,7 @@ def timed(batches) -> tuple[float, np.ndarray]:
 
 
 def main() -> None:
+
     args = arguments()
     directory = data.split_dir(args.split)
     loaders = {}
