@@ -108,7 +108,7 @@ def test_executed_copies_hold_no_stderr_and_no_widget_state(smoke_run):
 def test_smoke_run_writes_a_page_per_notebook_and_an_index(smoke_run):
     out, _ = smoke_run
     index = (out / "index.html").read_text()
-    assert "Random weights and shrunk settings" in index
+    assert "Random weights and shrunk settings" in index and f"on {backend.version()}</p>" in index
     for path in NOTEBOOKS:
         assert f'<a href="{path.stem}.html">' in index and f'id="{path.stem}"' in index, path.name
         page = (out / f"{path.stem}.html").read_text()

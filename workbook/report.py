@@ -98,8 +98,8 @@ def _section(out: Path, result) -> str:
     return "\n".join(parts)
 
 
-def index_page(out: Path, results: list, profile: str) -> Path:
-    """Write `out/index.html`: the summary table, each notebook's metrics, and links to the pages."""
+def index_page(out: Path, results: list, profile: str, device: str = "") -> Path:
+    """Write `out/index.html`: the device, the summary table, each notebook's metrics, and links to the pages."""
     random = profile == "smoke" or any(result.parameters.get("WEIGHTS", "imagenet") is None for result in results)
     rows = "".join(_summary_row(out, result) for result in results)
     header = "<tr><th>notebook</th><th>status</th><th>seconds</th><th>metrics</th></tr>"
@@ -111,6 +111,7 @@ def index_page(out: Path, results: list, profile: str) -> Path:
                 f"<title>Workbook run {html.escape(out.name)}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
                 f"<h1>Workbook run: {html.escape(out.name)}</h1>",
                 f"<p>Profile <b>{html.escape(profile)}</b>; each notebook's page opens without a kernel.</p>",
+                f"<p>Device: {html.escape(device)}</p>" if device else "",
                 f'<p class="note">{RANDOM_NOTE}</p>' if random else "",
                 f"<table>{header}{rows}</table>",
                 *(_section(out, result) for result in results),
@@ -122,7 +123,7 @@ def index_page(out: Path, results: list, profile: str) -> Path:
     return page
 
 
-def write(out: Path, results: list, profile: str, source_dir: Path) -> Path:
+def write(out: Path, results: list, profile: str, source_dir: Path, device: str = "") -> Path:
     """A page per executed notebook and the index; a page that cannot be written is reported, not fatal."""
     for result in results:
         executed = out / f"{result.notebook}.ipynb"
@@ -131,4 +132,4 @@ def write(out: Path, results: list, profile: str, source_dir: Path) -> Path:
                 notebook_page(executed, source_dir)
             except Exception as error:  # nbconvert on an unusual output: the run's results still count
                 print(f"Note: no page for {result.notebook} ({type(error).__name__}: {error})")
-    return index_page(out, results, profile)
+    return index_page(out, results, profile, device)

@@ -253,7 +253,8 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     session.write_json(out / "device.json", found)
     where = ", ".join(found["gpus"]) or f"CPU ({found['cpu_cores']} cores)"
-    print(f"Running on {where}, Keras {found['keras']} on {found['backend']}", flush=True)
+    where += f"; Keras {found['keras']} on {found['backend']}"
+    print(f"Running on {where}", flush=True)
     results = []
     for number, notebook in enumerate(notebooks, start=1):
         print(f"[{number}/{len(notebooks)}] {notebook.stem} ({profile} profile)", flush=True)
@@ -264,11 +265,11 @@ def run(
     session.write_json(
         out / "device.json", {**found, "seconds": {result.notebook: result.seconds for result in results}}
     )
-    table = f"Device: {where}; Keras {found['keras']} on {found['backend']}\n\n" + summary_table(results)
+    table = f"Device: {where}\n\n" + summary_table(results)
     if profile == "smoke" or (overrides or {}).get("WEIGHTS", "imagenet") is None:
         table += "\n\n" + report.RANDOM_NOTE
     (out / "summary.txt").write_text(table + "\n", encoding="utf-8")
-    index = report.write(out, results, profile, NOTEBOOKS_DIR)
+    index = report.write(out, results, profile, NOTEBOOKS_DIR, device=where)
     print(f"\nExecuted notebooks and metrics are in {out}\n\n{table}")
     print(f"\nPages to present or share (no kernel needed): {index}")
     return results
