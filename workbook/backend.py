@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+BACKENDS = ("tensorflow", "jax", "torch")  # Keras' names for them, which are also their packages' names
 
 
 @contextlib.contextmanager
@@ -64,9 +64,9 @@ def _choose_installed() -> None:
             chosen = json.load(file).get("backend", "tensorflow")
     except (OSError, ValueError):
         chosen = "tensorflow"
-    if importlib.util.find_spec(PACKAGES.get(chosen, chosen)):
+    if importlib.util.find_spec(chosen):
         return
-    installed = [candidate for candidate in PACKAGES if importlib.util.find_spec(candidate)]
+    installed = [candidate for candidate in BACKENDS if importlib.util.find_spec(candidate)]
     if installed:
         os.environ["KERAS_BACKEND"] = installed[0]
 
@@ -86,7 +86,7 @@ def name() -> str:
 
 def version() -> str:
     """The backend and its version, such as "tensorflow 2.21.0"."""
-    return f"{name()} {importlib.metadata.version(PACKAGES.get(name(), name()))}"
+    return f"{name()} {importlib.metadata.version(name())}"
 
 
 def gpus() -> list[str]:

@@ -628,7 +628,7 @@ def load_split(
             shuffle=shuffle,
             seed=seed,
         )
-    else:  # Keras' own Grain loader reads about 15 times slower (benchmarks/loader_speed.py)
+    else:  # Keras' own Grain loader read 12.5 times slower here (benchmarks/loader_speed.py)
         dataset = ImageBatches(directory, image_size, batch_size, shuffle, seed)
     dataset = prepare(dataset, max_batches, preprocess)
     dataset.directory = directory

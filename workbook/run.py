@@ -242,7 +242,6 @@ def run(
         raise RunError(
             f"No selected notebook has a parameter {', '.join(unknown)}; they have {', '.join(sorted(declared))}"
         )
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend drops figures from executed notebooks
     data.make_paths_absolute()  # kernels run in notebooks/: a relative path would point elsewhere there
     found = device()
@@ -251,7 +250,7 @@ def run(
     preflight(notebooks, profile, overrides)
     out = Path(out).expanduser().resolve() if out else data.runs_dir() / f"{profile}-{datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
-    session.write_json(out / "device.json", found)
+    session.write_json(out / "device.json", found)  # now, so an interrupted run still says what it ran on
     where = ", ".join(found["gpus"]) or f"CPU ({found['cpu_cores']} cores)"
     where += f"; Keras {found['keras']} on {found['backend']}"
     print(f"Running on {where}", flush=True)
