@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import CLASSES, REAL_DATA, make_dataset, write_image
 
-from workbook import backend, data
+from workbook import backend, data, images
 
 real_data = pytest.mark.skipif(not REAL_DATA, reason="needs the real dataset (set WORKBOOK_DATA)")
 
@@ -516,7 +516,7 @@ def test_resize_bilinear_is_tf_image_resize(shape, size):
 
     pixels = np.random.default_rng(size).integers(0, 256, shape).astype("uint8")
     expected = tf.image.resize(pixels, (size, size), method="bilinear").numpy()
-    np.testing.assert_array_equal(backend.resize_bilinear(pixels, size), expected)
+    np.testing.assert_array_equal(images.resize_bilinear(pixels, size), expected)
 
 
 @real_data
@@ -528,9 +528,9 @@ def test_the_pillow_loader_gives_tf_datas_files_labels_and_pixels(monkeypatch):
     batches = data.load_split("validation", 150, 32, max_batches=3, preprocess=False)
     assert isinstance(batches, data.ImageBatches) and len(batches) == 3 and batches.directory == folder
     assert batches.file_paths == expected.file_paths and batches.class_names == expected.class_names
-    for (images, labels), (tf_images, tf_labels) in zip(batches, expected):
+    for (pil_images, labels), (tf_images, tf_labels) in zip(batches, expected):
         np.testing.assert_array_equal(labels, tf_labels.numpy())
-        difference = np.abs(images - tf_images.numpy())
+        difference = np.abs(pil_images - tf_images.numpy())
         # Pillow's JPEG decoder uses the exact inverse DCT, TensorFlow's default a faster one.
         assert difference.max() <= 8 and difference.mean() < 2
 

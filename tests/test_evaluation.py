@@ -9,7 +9,7 @@ import pytest
 from conftest import REAL_DATA
 from PIL import Image
 
-from workbook import backend, data, evaluation, models
+from workbook import data, evaluation, images, models
 
 
 def reference_metrics(true: list[int], predicted: list[int], classes: int) -> dict[str, list[float]]:
@@ -130,7 +130,7 @@ def test_a_photo_is_turned_upright_as_its_exif_tag_says(tmp_path, orientation):
     path = tmp_path / f"photo_{orientation}.png"  # PNG: lossless, so TensorFlow and Pillow decode the same pixels
     corner_photo().save(path, exif=exif)
     upright = np.asarray(_viewer(path), dtype="float32")
-    expected = backend.resize_bilinear(upright, 30)  # what the pipeline does, upright
+    expected = images.resize_bilinear(upright, 30)  # what the pipeline does, upright
     photo = data.load_photo(path, 30)
     assert photo.shape == (30, 30, 3) and np.abs(photo - expected).max() < 1e-3
     if orientation in (5, 6, 7, 8):  # turned a quarter: the unturned image is far from it

@@ -19,6 +19,8 @@ import os
 
 import numpy as np
 
+from workbook import images
+
 BACKENDS = ("tensorflow", "jax", "torch")  # Keras' names for them, which are also their packages' names
 
 
@@ -142,7 +144,7 @@ def read_image(path: str, image_size: int) -> np.ndarray:
     """One image file decoded to RGB and resized (bilinear, no antialiasing) to a float32 square.
 
     With `FORMAT == "tf"` these are the TensorFlow functions `image_dataset_from_directory` uses;
-    otherwise Pillow's decoder and `resize_bilinear`, the same arithmetic as `tf.image.resize`. The two
+    otherwise `images.read` (Pillow's decoder, then the same arithmetic as `tf.image.resize`). The two
     decoders differ slightly on JPEG files (TensorFlow's default uses a faster, less exact inverse
     DCT: about 1 grey level on average, at most a few), so the cache keys name the format.
     Raises ValueError for a file that cannot be decoded.
@@ -155,37 +157,7 @@ def read_image(path: str, image_size: int) -> np.ndarray:
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(error.message) from None
         return tf.image.resize(image, (image_size, image_size), method="bilinear").numpy()
-    from PIL import Image
-
-    try:
-        with Image.open(path) as opened:
-            pixels = np.asarray(opened.convert("RGB"))
-    except (OSError, Image.DecompressionBombError) as error:
-        raise ValueError(str(error)) from None
-    return resize_bilinear(pixels, image_size)
-
-
-def _sample_points(out: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear sampling along one axis with half-pixel centres: lower index, upper index, weight of the upper."""
-    source = (np.arange(out, dtype=np.float32) + 0.5) * np.float32(size / out) - 0.5
-    lower = np.floor(source)
-    return (
-        np.clip(lower, 0, size - 1).astype(np.intp),
-        np.clip(np.ceil(source), 0, size - 1).astype(np.intp),
-        (source - lower).astype(np.float32),
-    )
-
-
-def resize_bilinear(pixels: np.ndarray, image_size: int) -> np.ndarray:
-    """`tf.image.resize(pixels, (image_size, image_size))` in numpy: the same float32 steps, the same result."""
-    pixels = pixels.astype(np.float32)
-    rows_low, rows_high, row_weight = _sample_points(image_size, pixels.shape[0])
-    cols_low, cols_high, col_weight = _sample_points(image_size, pixels.shape[1])
-    col_weight = col_weight[None, :, None]
-    top, bottom = pixels[rows_low], pixels[rows_high]
-    top = top[:, cols_low] + (top[:, cols_high] - top[:, cols_low]) * col_weight
-    bottom = bottom[:, cols_low] + (bottom[:, cols_high] - bottom[:, cols_low]) * col_weight
-    return top + (bottom - top) * row_weight[:, None, None]
+    return images.read(path, image_size)
 
 
 def misreads(path, pixels: np.ndarray) -> str | None:

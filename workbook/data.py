@@ -22,8 +22,9 @@ import keras
 import numpy as np
 from PIL import Image
 
-from workbook import backend
+from workbook import backend, images
 from workbook.errors import ArgumentError, DataError, WorkbookError
+from workbook.images import IMAGE_SUFFIXES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = REPO_ROOT / "data" / "manifest"
@@ -31,7 +32,6 @@ DEFAULT_DIR = REPO_ROOT / "data" / "clothing-dataset-small"
 DATASET_COMMIT = "11961516512414bf9f6c150a832cfd21b54a6b54"
 DATASET_URL = f"https://github.com/alexeygrigorev/clothing-dataset-small/archive/{DATASET_COMMIT}.tar.gz"
 SPLITS = ("train", "validation", "test")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")  # what Keras' loader reads
 PIPELINE_FORMATS = {"JPEG", "MPO", "PNG", "BMP", "GIF"}  # MPO: camera JPEGs with extra frames
 MIN_IMAGE_SIZE = 71  # Xception's smallest input
 DOWNLOAD_TIMEOUT = 30  # seconds without a byte before a download counts as failed
@@ -516,7 +516,7 @@ class ImageBatches(keras.utils.PyDataset):
     """Batches of (images, one-hot labels) read with Pillow and numpy: the loader of the JAX and PyTorch backends.
 
     It reads a split the way `keras.utils.image_dataset_from_directory` does (class folders in
-    sorted order, images in sorted order, resized with `backend.resize_bilinear`), decodes each
+    sorted order, images in sorted order, resized with `images.resize_bilinear`), decodes each
     batch's images in threads, and is a `keras.utils.PyDataset`, so `fit`, `evaluate` and `predict`
     take it on every backend. A shuffled one (the training split) takes a new order, from `seed`
     and the epoch, after every epoch.
@@ -664,28 +664,10 @@ def load_image(path: Path | str, image_size: int):
     return _read_for_pipeline(str(path), image_size)
 
 
-# EXIF orientation tag (0x0112) values and the numpy operation that turns the stored pixels upright.
-_UPRIGHT = {
-    2: lambda a: a[:, ::-1],  # mirrored left-right
-    3: lambda a: a[::-1, ::-1],  # turned 180°
-    4: lambda a: a[::-1],  # mirrored top-bottom
-    5: lambda a: a.transpose(1, 0, 2),  # mirrored along the main diagonal
-    6: lambda a: np.rot90(a, -1),  # stored turned 90° counter-clockwise: turn it clockwise
-    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),  # mirrored along the other diagonal
-    8: lambda a: np.rot90(a, 1),  # stored turned 90° clockwise: turn it counter-clockwise
-}
-
-
 def load_photo(path: Path | str, image_size: int) -> np.ndarray:
     """A photo for prediction: `load_image`'s decoding and resizing, then turned upright as its EXIF tag says.
 
     Phones often store a photo sideways with an orientation tag; the training pipeline ignores the tag,
     a viewer applies it. Turning after resizing to a square is the same as before (notebook 12).
     """
-    image = load_image(path, image_size)
-    try:
-        with Image.open(path) as opened:
-            orientation = opened.getexif().get(0x0112, 1)
-    except OSError:
-        orientation = 1  # a file Pillow cannot read has no tag it could apply
-    return np.ascontiguousarray(_UPRIGHT.get(orientation, lambda a: a)(image))
+    return images.upright(load_image(path, image_size), images.orientation(path))
