@@ -52,6 +52,18 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(line)
 
 
+def pytest_ignore_collect(collection_path, config):
+    """Collect the nbval references only when named on the command line (`pytest tests/reference/04_*.ipynb`).
+
+    `make test` does not execute them again: the smoke run executes every notebook under the same
+    profile, and test_references compares its checked cells with the references as nbval would.
+    """
+    if collection_path.suffix == ".ipynb" and collection_path.parent.name == "reference":
+        named = {Path(arg.split("::")[0]).resolve() for arg in config.args}
+        return collection_path.resolve() not in named and collection_path.parent.resolve() not in named
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     """nbval references were executed on the real dataset with TensorFlow: compare them only there.
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
 import sys
+from collections import defaultdict
 
 import nbformat
 import pytest
 from conftest import REAL_DATA
+from nbval.plugin import coalesce_streams, transform_streams_for_comparison
 from test_notebooks import NOTEBOOKS, code_cells  # noqa: I001
 
 from workbook import backend, run
@@ -82,3 +85,62 @@ def test_a_reference_that_uses_the_cache_passes_alone_from_an_empty_cache(tmp_pa
     result = subprocess.run(command, cwd=REFERENCE_DIR.parent.parent, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert list((tmp_path / "cache" / "embeddings").glob("*.npz")), "the notebook did not compute its own vectors"
+
+
+# What nbval leaves out of a comparison (nbval 0.11's IPyNbFile.skip_compare, without --nbdime), plus stderr,
+# which conftest adds for the references: TensorFlow's log lines are not results.
+NOT_COMPARED = {
+    "metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
+    "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg", "stderr",
+}  # fmt: skip
+
+
+def compared(outputs) -> dict[str, list]:
+    """A cell's outputs as nbval compares them: streams merged, each field's values in order."""
+    fields = defaultdict(list)
+    for output in transform_streams_for_comparison(coalesce_streams(copy.deepcopy(outputs))):
+        for key, value in output.items():
+            items = value.items() if key == "data" else [(key, value)]
+            for field, item in items:
+                if field not in NOT_COMPARED:
+                    fields[field].append(item)
+    return dict(fields)
+
+
+def differences(executed, reference) -> list[str]:
+    """The checked cells of `reference` whose outputs differ in `executed` (the same notebook run again)."""
+    found = []
+    pairs = zip(code_cells(executed), code_cells(reference), strict=True)
+    for number, (new, old) in enumerate(pairs):
+        if "nbval-check-output" in old.metadata.get("tags", []) and compared(new.outputs) != compared(old.outputs):
+            found.append(
+                f"code cell {number}:\n{old.source}\nwas: {compared(old.outputs)}\nnow: {compared(new.outputs)}"
+            )
+    return found
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="nbval references need the real dataset (set WORKBOOK_DATA)")
+@pytest.mark.skipif(backend.name() != "tensorflow", reason="nbval references were executed on TensorFlow")
+@pytest.mark.parametrize("student", NOTEBOOKS, ids=lambda path: path.stem[:2])
+def test_smoke_run_matches_the_reference(smoke_run, student):
+    """nbval's check without a second execution: the smoke run's checked cells against the reference."""
+    out, _ = smoke_run
+    executed = nbformat.read(out / student.name, as_version=4)
+    found = differences(executed, nbformat.read(REFERENCE_DIR / student.name, as_version=4))
+    assert not found, f"{student.name}: checked outputs changed (if intended: `make references`)\n" + "\n".join(found)
+
+
+def test_a_changed_output_is_a_difference():
+    """The comparison sees a changed number, ignores stderr and figures, and merges split streams as nbval does."""
+    reference = nbformat.read(REFERENCE_DIR / "04_transfer_learning.ipynb", as_version=4)
+    checked = [c for c in code_cells(reference) if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert checked and all(compared(c.outputs) for c in checked)
+    executed = copy.deepcopy(reference)
+    for cell in code_cells(executed):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="a log line\n"), *cell.outputs]
+        for output in cell.outputs:
+            output.get("data", {}).pop("image/png", None)
+    assert differences(executed, reference) == []
+    target = next(c for c in code_cells(executed) if c.source == checked[0].source)
+    target.outputs.append(nbformat.v4.new_output("stream", name="stdout", text="1\n"))
+    assert len(differences(executed, reference)) == 1
