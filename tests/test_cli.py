@@ -73,9 +73,9 @@ def test_doctor_reports_versions_dataset_and_the_keras_cache_in_use(dataset_root
     assert f"xception_weights_tf_dim_ordering_tf_kernels_notop.h5: not cached in {cache}" in out
     assert "fetch --weights" in out
     if REAL_DATA:  # the shared dataset is the pinned version, file for file
-        assert f"Dataset     {dataset_root}: verified against data/manifest" in out and result.returncode == 0
+        assert f"Dataset     {dataset_root}: verified against workbook/manifest" in out and result.returncode == 0
     else:  # the generated dataset: all 3781 pinned files missing, its 70 files extra
-        assert f"Dataset     {dataset_root}: {3781 + 70} files differ from data/manifest" in out
+        assert f"Dataset     {dataset_root}: {3781 + 70} files differ from workbook/manifest" in out
         assert result.returncode == 1
 
 
@@ -104,7 +104,7 @@ def test_doctor_and_check_accept_the_real_dataset_with_mac_and_jupyter_leftovers
     os.environ["WORKBOOK_DATA"] = str(copy)
     try:
         assert main(["doctor"]) == 0
-        assert f"Dataset     {copy}: verified against data/manifest" in capsys.readouterr().out
+        assert f"Dataset     {copy}: verified against workbook/manifest" in capsys.readouterr().out
         assert main(["check", str(copy)]) == 0
         out = capsys.readouterr().out
     finally:

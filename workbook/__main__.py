@@ -86,7 +86,11 @@ def command_doctor(args) -> int:
         advice.append("Get the dataset: `make fetch` (or set WORKBOOK_DATA to a copy).")
     else:
         problems = data.verify(root)
-        state = "verified against data/manifest" if not problems else f"{len(problems)} files differ from data/manifest"
+        state = (
+            "verified against workbook/manifest"
+            if not problems
+            else f"{len(problems)} files differ from workbook/manifest"
+        )
         print(f"Dataset     {root}: {state}")
         dataset_ok = not problems
         if problems:
