@@ -145,6 +145,9 @@ def test_run_with_relative_paths_from_another_folder(dataset_root, tmp_path):
     ]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+    # The kernel's own warnings stay out of the terminal (ipykernel's "running over TCP without encryption").
+    assert "Kernel is running over TCP" not in result.stdout + result.stderr
+    assert "Smoke profile: run with IMAGE_SIZE = 71, every other setting as in the notebooks." in result.stdout
     record = json.loads((tmp_path / "runs" / "short" / "01_images_as_arrays.metrics.json").read_text())
     assert record["status"] == "ok" and record["metrics"]
     assert not (run.NOTEBOOKS_DIR / "runs").exists()

@@ -154,6 +154,9 @@ def execute(notebook: Path, out_dir: Path, profile: str, overrides: dict | None 
             kernel_name="python3",
             cwd=str(notebook.parent),
             progress_bar=True,
+            # The kernel's own log (its warning that it talks over local TCP without encryption, every notebook)
+            # would break the progress line; its errors still show, and a notebook's errors come as outputs.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except papermill.PapermillExecutionError as failure:
         error = f"{failure.ename}: {failure.evalue}"
@@ -266,7 +269,7 @@ def run(
     )
     table = f"Device: {where}\n\n" + summary_table(results)
     if profile == "smoke" or (overrides or {}).get("WEIGHTS", "imagenet") is None:
-        table += "\n\n" + report.RANDOM_NOTE
+        table += "\n\n" + report.random_note(results)
     (out / "summary.txt").write_text(table + "\n", encoding="utf-8")
     index = report.write(out, results, profile, NOTEBOOKS_DIR, device=where)
     print(f"\nExecuted notebooks and metrics are in {out}\n\n{table}")
