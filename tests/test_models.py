@@ -25,7 +25,7 @@ def offline(tmp_path, monkeypatch):
 
 
 def test_read_only_shared_keras_home_is_used_where_keras_looks(offline, tmp_path, monkeypatch):
-    """A shared KERAS_HOME Keras cannot write to: Keras reads /tmp/.keras instead; the workbook links the files there."""
+    """A shared KERAS_HOME Keras cannot write to: Keras reads /tmp/.keras instead; the workbook links files there."""
     shared = tmp_path / "shared-keras"
     (shared / "models").mkdir(parents=True)
     name = models.WEIGHT_FILES[False]

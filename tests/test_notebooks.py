@@ -117,7 +117,7 @@ def test_smoke_run_writes_a_page_per_notebook_and_an_index(smoke_run):
     out, _ = smoke_run
     index = (out / "index.html").read_text()
     assert f"on {backend.version()}</p>" in index
-    note = re.search(r'<p class="note">Random weights: run with ([^<]*), every other setting as in the notebooks', index)
+    note = re.search(r'<p class="note">Random weights: run with ([^<]*), every other setting as in', index)
     assert note and set(note.group(1).split(", ")) == {f"{k} = {v!r}" for k, v in run.PROFILES["smoke"].items()}
     for path in NOTEBOOKS:
         assert f'<a href="{path.stem}.html">' in index and f'id="{path.stem}"' in index, path.name
