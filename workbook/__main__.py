@@ -103,7 +103,7 @@ def command_doctor(args) -> int:
     if not all(models.weights_status().values()):
         advice.append(
             "ImageNet files not cached: they download on first use, or fetch them ahead with "
-            "`python -m workbook fetch --weights` (offline classrooms: see README)."
+            "`python -m workbook fetch --weights` (offline classrooms: see docs/instructors.md)."
         )
     print("\n".join(["", "What to do:", *(f"  - {line}" for line in advice)]) if advice else "\nAll good.")
     return 0 if dataset_ok else 1

@@ -217,7 +217,7 @@ def require_gpu(found: dict) -> None:
             f"No GPU is visible to Keras' backend ({found['backend']}), and --gpu asks for one. Check that "
             "`nvidia-smi` lists the GPU, then install the backend's GPU build in this environment: "
             "`pip install 'jax[cuda12]'` (BACKEND=jax), PyPI's torch (BACKEND=torch, CUDA included) or "
-            "`pip install 'tensorflow[and-cuda]'` (TensorFlow on Linux); see the README's GPU section."
+            "`pip install 'tensorflow[and-cuda]'` (TensorFlow on Linux); see docs/backends.md, GPU runs."
         )
 
 
