@@ -115,3 +115,16 @@ def test_installed_copy_defaults_to_folders_under_the_working_directory(tmp_path
         str(work / "runs"),
         "3781",
     ]
+
+
+def test_an_install_without_a_backend_says_which_extra_to_add(tmp_path):
+    """`pip install .` alone has Keras but no backend: importing the workbook names the extras, not a missing module."""
+    hide = (
+        "import importlib.util as u; find = u.find_spec; "
+        "u.find_spec = lambda name, *a: None if name in ('tensorflow', 'jax', 'torch') else find(name, *a); "
+        "import workbook"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"} | {"KERAS_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", hide], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "ImportError: Keras needs a backend" in result.stderr and "pip install '.[tensorflow]'" in result.stderr
