@@ -129,7 +129,7 @@ def test_run_checks_shared_parameters_before_any_notebook(dataset_root, tmp_path
 
 
 def test_run_with_relative_paths_from_another_folder(dataset_root, tmp_path):
-    """The README's `--out runs/short`, with relative WORKBOOK_RUNS and WORKBOOK_CACHE, from any folder."""
+    """docs/instructors.md's `--out runs/short`, with relative WORKBOOK_RUNS and WORKBOOK_CACHE, from any folder."""
     env = {**os.environ, "WORKBOOK_RUNS": "my-runs", "WORKBOOK_CACHE": "my-cache", "WORKBOOK_DATA": str(dataset_root)}
     command = [
         sys.executable,
