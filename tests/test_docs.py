@@ -31,7 +31,7 @@ RUN = {
     "make help": 0,
     ".venv/bin/python -m workbook doctor": None,  # 0 or 1 (1: advice, such as weights not cached); never a crash
     ".venv/bin/python -m workbook check": 0,
-    ".venv/bin/python -m workbook run --profile smoke --notebooks 01 04": 0,
+    ".venv/bin/python -m workbook run --profile smoke --notebooks 01": 0,
     ".venv/bin/python -m workbook gates runs/full-20250101-120000": 0,
 }
 NOT_RUN = {
@@ -153,5 +153,5 @@ def test_commands_run_as_written(dataset_root, tmp_path):
             assert result.returncode == status, f"{command}\n{output}"
         if command == "make help":
             assert "make lab" in result.stdout
-        if " gates " in command:
-            assert "not gated: random weights" in result.stdout
+        if " gates " in command:  # the smoke run holds notebook 01 alone: every gate's notebook is "not run"
+            assert "not run" in result.stdout and "FAIL" not in result.stdout
