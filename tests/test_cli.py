@@ -73,9 +73,9 @@ def test_doctor_reports_versions_dataset_and_the_keras_cache_in_use(dataset_root
     assert f"xception_weights_tf_dim_ordering_tf_kernels_notop.h5: not cached in {cache}" in out
     assert "fetch --weights" in out
     if REAL_DATA:  # the shared dataset is the pinned version, file for file
-        assert f"Dataset     {dataset_root}: verified against data/manifest" in out and result.returncode == 0
+        assert f"Dataset     {dataset_root}: verified against workbook/manifest" in out and result.returncode == 0
     else:  # the generated dataset: all 3781 pinned files missing, its 70 files extra
-        assert f"Dataset     {dataset_root}: {3781 + 70} files differ from data/manifest" in out
+        assert f"Dataset     {dataset_root}: {3781 + 70} files differ from workbook/manifest" in out
         assert result.returncode == 1
 
 
@@ -104,7 +104,7 @@ def test_doctor_and_check_accept_the_real_dataset_with_mac_and_jupyter_leftovers
     os.environ["WORKBOOK_DATA"] = str(copy)
     try:
         assert main(["doctor"]) == 0
-        assert f"Dataset     {copy}: verified against data/manifest" in capsys.readouterr().out
+        assert f"Dataset     {copy}: verified against workbook/manifest" in capsys.readouterr().out
         assert main(["check", str(copy)]) == 0
         out = capsys.readouterr().out
     finally:
@@ -129,7 +129,7 @@ def test_run_checks_shared_parameters_before_any_notebook(dataset_root, tmp_path
 
 
 def test_run_with_relative_paths_from_another_folder(dataset_root, tmp_path):
-    """The README's `--out runs/short`, with relative WORKBOOK_RUNS and WORKBOOK_CACHE, from any folder."""
+    """docs/instructors.md's `--out runs/short`, with relative WORKBOOK_RUNS and WORKBOOK_CACHE, from any folder."""
     env = {**os.environ, "WORKBOOK_RUNS": "my-runs", "WORKBOOK_CACHE": "my-cache", "WORKBOOK_DATA": str(dataset_root)}
     command = [
         sys.executable,
@@ -145,6 +145,9 @@ def test_run_with_relative_paths_from_another_folder(dataset_root, tmp_path):
     ]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+    # The kernel's own warnings stay out of the terminal (ipykernel's "running over TCP without encryption").
+    assert "Kernel is running over TCP" not in result.stdout + result.stderr
+    assert "Smoke profile: run with IMAGE_SIZE = 71, every other setting as in the notebooks." in result.stdout
     record = json.loads((tmp_path / "runs" / "short" / "01_images_as_arrays.metrics.json").read_text())
     assert record["status"] == "ok" and record["metrics"]
     assert not (run.NOTEBOOKS_DIR / "runs").exists()

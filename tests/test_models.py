@@ -19,8 +19,23 @@ def offline(tmp_path, monkeypatch):
     """An empty Keras cache and every ImageNet file's address on a closed local port."""
     cache = tmp_path / "keras" / "models"
     monkeypatch.setattr(models, "keras_cache", lambda: cache)
+    monkeypatch.setattr(models, "keras_home", lambda: str(tmp_path / "keras"))
     monkeypatch.setattr(models, "URLS", {name: f"http://127.0.0.1:9/{name}" for name in models.URLS})
     return cache
+
+
+def test_read_only_shared_keras_home_is_used_where_keras_looks(offline, tmp_path, monkeypatch):
+    """A shared KERAS_HOME Keras cannot write to: Keras reads /tmp/.keras instead; the workbook links files there."""
+    shared = tmp_path / "shared-keras"
+    (shared / "models").mkdir(parents=True)
+    name = models.WEIGHT_FILES[False]
+    (shared / "models" / name).write_bytes(b"weights")
+    monkeypatch.setattr(models, "keras_home", lambda: str(shared))  # offline: its downloads go nowhere
+    assert models.weights_status()[name] and not (offline / name).exists()
+    models.ensure_weights("imagenet")  # would raise WeightsUnavailable if it tried to download
+    assert (offline / name).is_symlink() and (offline / name).read_bytes() == b"weights"
+    models.ensure_weights("imagenet")  # a second notebook finds the link
+    assert os.readlink(offline / name) == str(shared / "models" / name)
 
 
 def test_imagenet_offline_raises_one_clear_error_that_starts_in_the_notebook(offline, capfd):

@@ -105,10 +105,20 @@ def test_executed_copies_hold_no_stderr_and_no_widget_state(smoke_run):
         assert not [o for o in outputs if any("widget" in mime for mime in o.get("data", {}))], path.name
 
 
+def test_random_weights_note_names_only_what_the_run_changed():
+    """A full-size run with `-p WEIGHTS None` changed the weights alone, and its note says so."""
+    results = [run.Result("01_images_as_arrays", "ok", 1.0, {}), run.Result("04_x", "ok", 1.0, {"WEIGHTS": None})]
+    note = run.report.random_note(results)
+    assert note.startswith("Random weights: run with WEIGHTS = None, every other setting as in the notebooks.")
+    assert "shrunk" not in note and "EPOCHS" not in note
+
+
 def test_smoke_run_writes_a_page_per_notebook_and_an_index(smoke_run):
     out, _ = smoke_run
     index = (out / "index.html").read_text()
-    assert "Random weights and shrunk settings" in index and f"on {backend.version()}</p>" in index
+    assert f"on {backend.version()}</p>" in index
+    note = re.search(r'<p class="note">Random weights: run with ([^<]*), every other setting as in', index)
+    assert note and set(note.group(1).split(", ")) == {f"{k} = {v!r}" for k, v in run.PROFILES["smoke"].items()}
     for path in NOTEBOOKS:
         assert f'<a href="{path.stem}.html">' in index and f'id="{path.stem}"' in index, path.name
         page = (out / f"{path.stem}.html").read_text()

@@ -86,7 +86,11 @@ def command_doctor(args) -> int:
         advice.append("Get the dataset: `make fetch` (or set WORKBOOK_DATA to a copy).")
     else:
         problems = data.verify(root)
-        state = "verified against data/manifest" if not problems else f"{len(problems)} files differ from data/manifest"
+        state = (
+            "verified against workbook/manifest"
+            if not problems
+            else f"{len(problems)} files differ from workbook/manifest"
+        )
         print(f"Dataset     {root}: {state}")
         dataset_ok = not problems
         if problems:
@@ -99,7 +103,7 @@ def command_doctor(args) -> int:
     if not all(models.weights_status().values()):
         advice.append(
             "ImageNet files not cached: they download on first use, or fetch them ahead with "
-            "`python -m workbook fetch --weights` (offline classrooms: see README)."
+            "`python -m workbook fetch --weights` (offline classrooms: see docs/instructors.md)."
         )
     print("\n".join(["", "What to do:", *(f"  - {line}" for line in advice)]) if advice else "\nAll good.")
     return 0 if dataset_ok else 1

@@ -69,8 +69,12 @@ def _choose_installed() -> None:
     if importlib.util.find_spec(chosen):
         return
     installed = [candidate for candidate in BACKENDS if importlib.util.find_spec(candidate)]
-    if installed:
-        os.environ["KERAS_BACKEND"] = installed[0]
+    if not installed:  # `pip install .` without an extra: say what to add instead of Keras' ModuleNotFoundError
+        raise ImportError(
+            "Keras needs a backend, and none of TensorFlow, JAX or PyTorch is installed here.\n"
+            "From the workbook's folder: pip install '.[tensorflow]' (or '.[jax]', '.[torch]'), or use `make lab`."
+        )
+    os.environ["KERAS_BACKEND"] = installed[0]
 
 
 _choose_installed()

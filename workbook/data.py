@@ -26,8 +26,11 @@ from workbook import backend, images
 from workbook.errors import ArgumentError, DataError, WorkbookError
 from workbook.images import IMAGE_SUFFIXES
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MANIFEST = REPO_ROOT / "data" / "manifest"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# In a checkout (the package beside notebooks/) the dataset, caches and runs default to folders of the repository;
+# installed elsewhere (`pip install .`), to the same folders under the directory the command starts in.
+REPO_ROOT = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "notebooks").is_dir() else Path.cwd()
+MANIFEST = PACKAGE_DIR / "manifest"  # shipped inside the package, so an installed copy can verify a download
 DEFAULT_DIR = REPO_ROOT / "data" / "clothing-dataset-small"
 DATASET_COMMIT = "11961516512414bf9f6c150a832cfd21b54a6b54"
 DATASET_URL = f"https://github.com/alexeygrigorev/clothing-dataset-small/archive/{DATASET_COMMIT}.tar.gz"
@@ -215,7 +218,7 @@ def fetch_dataset(target: Path | None = None, url: str | None = None, manifest: 
         if problems:
             shown = "\n  ".join(problems[:10])
             raise DataError(
-                f"The downloaded dataset does not match data/manifest ({len(problems)} problems):\n"
+                f"The downloaded dataset does not match workbook/manifest ({len(problems)} problems):\n"
                 f"  {shown}\nNothing was installed. Try again, or get the dataset another way.\n{REMEDIES}"
             )
         if not move_into_place(staging, target):

@@ -53,15 +53,28 @@ def keras_cache() -> Path:
     return Path(home) / "models"
 
 
+def shared_file(name: str) -> Path:
+    """`name` in $KERAS_HOME/models/ (else ~/.keras/models/), which Keras skips when that folder is read-only."""
+    return Path(os.path.expanduser(keras_home())) / "models" / name
+
+
 def weights_status() -> dict[str, bool]:
-    """Which of Xception's ImageNet files are in Keras' cache."""
-    return {name: (keras_cache() / name).is_file() for name in URLS}
+    """Which of Xception's ImageNet files are in Keras' cache (or in a read-only KERAS_HOME, linked on use)."""
+    return {name: (keras_cache() / name).is_file() or shared_file(name).is_file() for name in URLS}
 
 
 def _fetch(name: str, what: str) -> None:
     """Download one of Keras' ImageNet files into its cache unless it is there; WeightsUnavailable if it cannot."""
     path = keras_cache() / name
     if path.is_file():
+        return
+    shared = shared_file(name)
+    if shared.is_file():  # a read-only shared KERAS_HOME: Keras reads /tmp/.keras instead, so link the file there
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.symlink_to(shared)
+        except FileExistsError:  # another notebook linked it first
+            pass
         return
     try:
         data.download(URLS[name], path, what, WeightsUnavailable, remedies())

@@ -15,7 +15,6 @@ from pathlib import Path
 
 IMAGE_LINK = re.compile(r"(!\[[^\]]*\]\()([^)\s]+)(\))")  # ![alt](target)
 PAGE_FILES = ((".html", "page"), (".ipynb", "executed notebook"), (".metrics.json", "metrics"))
-RANDOM_NOTE = "Random weights and shrunk settings: these numbers show that the code runs, not results."
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
@@ -98,6 +97,19 @@ def _section(out: Path, result) -> str:
     return "\n".join(parts)
 
 
+def random_note(results: list) -> str:
+    """What a run with random weights set differently from the notebooks (and only that), and what its numbers mean."""
+    changed = {}
+    for result in results:
+        changed.update(result.parameters)
+    settings = ", ".join(f"{name} = {value!r}" for name, value in changed.items())
+    kind = "Random weights" if "WEIGHTS" in changed else "Smoke profile"
+    return (
+        f"{kind}: run with {settings}, every other setting as in the notebooks. "
+        "These numbers show that the code runs, not results."
+    )
+
+
 def index_page(out: Path, results: list, profile: str, device: str = "") -> Path:
     """Write `out/index.html`: the device, the summary table, each notebook's metrics, and links to the pages."""
     random = profile == "smoke" or any(result.parameters.get("WEIGHTS", "imagenet") is None for result in results)
@@ -112,7 +124,7 @@ def index_page(out: Path, results: list, profile: str, device: str = "") -> Path
                 f"<h1>Workbook run: {html.escape(out.name)}</h1>",
                 f"<p>Profile <b>{html.escape(profile)}</b>; each notebook's page opens without a kernel.</p>",
                 f"<p>Device: {html.escape(device)}</p>" if device else "",
-                f'<p class="note">{RANDOM_NOTE}</p>' if random else "",
+                f'<p class="note">{html.escape(random_note(results))}</p>' if random else "",
                 f"<table>{header}{rows}</table>",
                 *(_section(out, result) for result in results),
                 "</body>\n</html>\n",

@@ -154,6 +154,9 @@ def execute(notebook: Path, out_dir: Path, profile: str, overrides: dict | None 
             kernel_name="python3",
             cwd=str(notebook.parent),
             progress_bar=True,
+            # The kernel's own log (its warning that it talks over local TCP without encryption, every notebook)
+            # would break the progress line; its errors still show, and a notebook's errors come as outputs.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except papermill.PapermillExecutionError as failure:
         error = f"{failure.ename}: {failure.evalue}"
@@ -214,7 +217,7 @@ def require_gpu(found: dict) -> None:
             f"No GPU is visible to Keras' backend ({found['backend']}), and --gpu asks for one. Check that "
             "`nvidia-smi` lists the GPU, then install the backend's GPU build in this environment: "
             "`pip install 'jax[cuda12]'` (BACKEND=jax), PyPI's torch (BACKEND=torch, CUDA included) or "
-            "`pip install 'tensorflow[and-cuda]'` (TensorFlow on Linux); see the README's GPU section."
+            "`pip install 'tensorflow[and-cuda]'` (TensorFlow on Linux); see docs/backends.md, GPU runs."
         )
 
 
@@ -266,7 +269,7 @@ def run(
     )
     table = f"Device: {where}\n\n" + summary_table(results)
     if profile == "smoke" or (overrides or {}).get("WEIGHTS", "imagenet") is None:
-        table += "\n\n" + report.RANDOM_NOTE
+        table += "\n\n" + report.random_note(results)
     (out / "summary.txt").write_text(table + "\n", encoding="utf-8")
     index = report.write(out, results, profile, NOTEBOOKS_DIR, device=where)
     print(f"\nExecuted notebooks and metrics are in {out}\n\n{table}")

@@ -1,0 +1,130 @@
+"""The distribution: pyproject.toml's dependencies agree with the requirements files, and what ships in it."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from workbook import data
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+PROJECT = PYPROJECT["project"]
+# Which extras each requirements file stands for, besides the dependencies every environment gets.
+FILE_EXTRAS = {
+    "requirements-common.txt": ("test",),
+    "requirements.txt": ("tensorflow", "browser"),
+    "requirements-jax.txt": ("jax",),
+    "requirements-torch.txt": ("torch",),
+}
+
+
+def name_of(requirement: str) -> str:
+    """The normalized project name of a requirement line (`Pillow[x]~=1` -> `pillow`)."""
+    return re.split(r"[\s\[<>=~!;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def pins(lines: list[str]) -> dict[str, str]:
+    """Map name -> the requirement without spaces, for requirement lines (no options, no comments)."""
+    return {name_of(line): line.replace(" ", "") for line in lines}
+
+
+def requirement_lines(path: Path) -> list[str]:
+    """The file's own requirements: comments, `-r` includes and `-e .` left out."""
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            lines.append(line)
+    return lines
+
+
+def test_every_requirements_file_is_mapped():
+    assert sorted(p.name for p in ROOT.glob("requirements*.txt")) == sorted(FILE_EXTRAS)
+
+
+@pytest.mark.parametrize("filename", sorted(FILE_EXTRAS))
+def test_requirements_file_pins_what_pyproject_declares(filename):
+    """Each file's own lines are exactly the extras it stands for (the common file: the dependencies too)."""
+    extras = PROJECT["optional-dependencies"]
+    declared = [req for extra in FILE_EXTRAS[filename] for req in extras[extra]]
+    if filename == "requirements-common.txt":
+        declared += PROJECT["dependencies"]
+    in_file = pins(requirement_lines(ROOT / filename))
+    assert in_file == pins(declared), (
+        f"{filename} and pyproject.toml disagree: change both (the file's lines must equal "
+        f"dependencies/extras {FILE_EXTRAS[filename]})"
+    )
+
+
+def test_backend_files_include_the_common_file_and_the_package():
+    common = (ROOT / "requirements-common.txt").read_text(encoding="utf-8")
+    assert "\n-e .\n" in f"\n{common}\n"
+    for filename in ("requirements.txt", "requirements-jax.txt", "requirements-torch.txt"):
+        assert "-r requirements-common.txt" in (ROOT / filename).read_text(encoding="utf-8").splitlines()
+
+
+def test_every_extra_is_used_and_every_pyproject_pin_is_in_a_file():
+    extras = set(PROJECT["optional-dependencies"])
+    assert extras == {extra for names in FILE_EXTRAS.values() for extra in names}
+
+
+def test_the_distribution_is_not_pypis_workbook_and_needs_python_311():
+    assert PROJECT["name"] != "workbook"
+    assert PROJECT["requires-python"] == ">=3.11"
+    assert PYPROJECT["tool"]["ruff"]["target-version"] == "py311"
+    assert PROJECT["scripts"]["workbook"] == "workbook.__main__:main"
+
+
+def test_what_the_package_needs_at_run_time_ships_inside_it():
+    shipped = PYPROJECT["tool"]["setuptools"]["package-data"]["workbook"]
+    package = Path(data.__file__).parent
+    for name in shipped:
+        assert (package / name).is_file(), name
+    assert data.MANIFEST.parent == package and data.MANIFEST.name in shipped
+    assert len(data.read_manifest()) == 3781
+    assert "gates.json" in shipped
+
+
+def test_licence_is_mit_and_declared():
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    assert PROJECT["license"] == "MIT"
+
+
+def test_installed_copy_defaults_to_folders_under_the_working_directory(tmp_path):
+    """Outside a checkout (no notebooks/ beside the package) the dataset, cache and runs live under the cwd."""
+    site = tmp_path / "site"
+    shutil.copytree(Path(data.__file__).parent, site / "workbook", ignore=shutil.ignore_patterns("__pycache__"))
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in data.PATH_VARIABLES} | {"PYTHONPATH": str(site)}
+    code = (
+        "from workbook import data; "
+        "print(data.dataset_dir()); print(data.cache_dir()); print(data.runs_dir()); print(len(data.read_manifest()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, check=True)
+    lines = out.stdout.split()
+    assert lines == [
+        str(work / "data" / "clothing-dataset-small"),
+        str(work / ".cache"),
+        str(work / "runs"),
+        "3781",
+    ]
+
+
+def test_an_install_without_a_backend_says_which_extra_to_add(tmp_path):
+    """`pip install .` alone has Keras but no backend: importing the workbook names the extras, not a missing module."""
+    hide = (
+        "import importlib.util as u; find = u.find_spec; "
+        "u.find_spec = lambda name, *a: None if name in ('tensorflow', 'jax', 'torch') else find(name, *a); "
+        "import workbook"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"} | {"KERAS_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", hide], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "ImportError: Keras needs a backend" in result.stderr and "pip install '.[tensorflow]'" in result.stderr
