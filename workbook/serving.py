@@ -1,0 +1,130 @@
+"""Serving the final model (notebook 13): ONNX export, and prediction with onnxruntime, numpy and Pillow only.
+
+`export_onnx` needs Keras (it is imported inside it); everything else here runs where only onnxruntime,
+numpy and Pillow are installed: it reads images with `workbook.images`, the code the photo loader of
+notebook 12 uses, and finds the class names and image size in the ONNX file's metadata.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from workbook import images
+
+CLASS_NAMES_KEY = "class_names"  # ONNX metadata: the classes, in the order of the model's outputs, as JSON
+IMAGE_SIZE_KEY = "image_size"  # ONNX metadata: the square side the model takes, in pixels
+MAX_PIXELS = 50_000_000  # the largest image decoded (width × height); Pillow itself only warns up to twice its limit
+
+
+class ImageRejected(ValueError):
+    """A request's image cannot be used; the message says why and what to send instead."""
+
+
+def export_onnx(model, path: str | Path, class_names: list[str]) -> Path:
+    """Export a Keras model taking raw square images to ONNX, with the class names and image size in its metadata.
+
+    Keras converts with tf2onnx on TensorFlow, jax2onnx on JAX and `torch.onnx` on PyTorch.
+    """
+    import onnx
+
+    path = Path(path)
+    size = int(model.input_shape[1])
+    model(np.zeros((1, size, size, 3), np.float32))  # Keras exports only a model that has been called
+    model.export(str(path), format="onnx", verbose=False)
+    exported = onnx.load(str(path))
+    entries = {CLASS_NAMES_KEY: json.dumps(list(class_names)), IMAGE_SIZE_KEY: str(size)}
+    del exported.metadata_props[:]
+    for key, value in entries.items():
+        exported.metadata_props.add(key=key, value=value)
+    onnx.save(exported, str(path))
+    return path
+
+
+def check_image(data: bytes, max_pixels: int = MAX_PIXELS) -> None:
+    """Raise ImageRejected, with the reason, for bytes that are empty, too many pixels or not a readable image.
+
+    Only the header is read here, so a huge image is refused before it is decoded.
+    """
+    if not data:
+        raise ImageRejected("The upload is empty: send a JPEG, PNG, BMP or GIF image.")
+    known = images.unsupported_format(data[:16])
+    if known:
+        raise ImageRejected(f"{known} images cannot be read here: save or export the photo as JPEG and send that.")
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            width, height = opened.size
+    except (OSError, Image.DecompressionBombError):
+        raise ImageRejected("The file is not an image this service reads: send a JPEG, PNG, BMP or GIF image.") from None
+    if width * height > max_pixels:
+        raise ImageRejected(
+            f"The image has {width} × {height} = {width * height:,} pixels, over this service's limit of "
+            f"{max_pixels:,}: send a smaller image."
+        )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One class and the probability the model gave it."""
+
+    name: str
+    probability: float
+
+
+class Predictor:
+    """An exported model in onnxruntime, with what it needs to read an image: no Keras, no TensorFlow."""
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        if CLASS_NAMES_KEY not in metadata or IMAGE_SIZE_KEY not in metadata:
+            raise ValueError(f"{path} has no class names or image size in its metadata: export it with serving.export_onnx")
+        self.class_names = json.loads(metadata[CLASS_NAMES_KEY])
+        self.image_size = int(metadata[IMAGE_SIZE_KEY])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def tensor(self, source: images.Source) -> np.ndarray:
+        """The model's input for one image: `images.photo` (decoded, resized like training, upright), batch of one."""
+        try:
+            return images.photo(source, self.image_size)[None]
+        except ValueError as error:
+            raise ImageRejected(f"The image cannot be decoded ({error}): send a complete JPEG, PNG, BMP or GIF file.") from None
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """The model's class probabilities for a float32 batch of raw 0-255 pixels (it ends in a softmax)."""
+        return self.session.run(None, {self.input_name: batch.astype(np.float32)})[0]
+
+    def predict(self, source: images.Source, top: int = 3) -> list[Prediction]:
+        """The `top` most probable classes of one image (a path or its bytes), most probable first."""
+        if isinstance(source, bytes):
+            check_image(source)
+        probabilities = self.probabilities(self.tensor(source))[0]
+        best = np.argsort(-probabilities, kind="stable")[:top]
+        return [Prediction(self.class_names[i], float(probabilities[i])) for i in best]
+
+
+def handler(predictor: Predictor, event: dict) -> dict:
+    """A serverless function's shape: an event with the image's bytes as base64 in "body" → status and JSON body.
+
+    It reads only the bytes in the event, never a path or URL named in it.
+    """
+    try:
+        data = base64.b64decode(event.get("body") or "", validate=True)
+        top = predictor.predict(data)
+    except (binascii.Error, ValueError) as error:
+        message = str(error) if isinstance(error, ImageRejected) else "The body is not base64: encode the image's bytes."
+        return {"statusCode": 400, "body": json.dumps({"error": message})}
+    body = [{"class": item.name, "probability": round(item.probability, 4)} for item in top]
+    return {"statusCode": 200, "body": json.dumps({"predictions": body})}
