@@ -1,4 +1,4 @@
-"""Command line: `python -m workbook run | gates | fetch | check | doctor`."""
+"""Command line: `python -m workbook run | gates | fetch | check | doctor | serve`."""
 
 from __future__ import annotations
 
@@ -105,6 +105,16 @@ def command_doctor(args) -> int:
     return 0 if dataset_ok else 1
 
 
+def command_serve(args) -> int:
+    from workbook import service  # onnxruntime, FastAPI and Pillow: no Keras, no TensorFlow
+
+    if not args.model.is_file():
+        print(f"No model file at {args.model}: export one with notebook 13 (serving.export_onnx).", file=sys.stderr)
+        return 2
+    service.serve(args.model, args.host, args.port)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workbook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
 
     doctor_parser = commands.add_parser("doctor", help="versions, device, dataset and weights, with advice")
     doctor_parser.set_defaults(handler=command_doctor)
+
+    serve_parser = commands.add_parser("serve", help="a local web service for an exported ONNX model (notebook 13)")
+    serve_parser.add_argument("model", type=Path, metavar="MODEL.onnx", help="a file notebook 13 exported")
+    serve_parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve_parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this computer only)"
+    )
+    serve_parser.set_defaults(handler=command_serve)
 
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -21,11 +21,24 @@ from workbook import images
 
 CLASS_NAMES_KEY = "class_names"  # ONNX metadata: the classes, in the order of the model's outputs, as JSON
 IMAGE_SIZE_KEY = "image_size"  # ONNX metadata: the square side the model takes, in pixels
+# Backends whose exported file onnxruntime cannot run with the pinned versions, and why (measured).
+ONNX_FAILS = {
+    "jax": "jax2onnx 0.17.1 exports Xception's pooling in a form onnxruntime 1.32 refuses "
+    "('MaxPool ... Unsupported pooling size'), so there is no file to serve on JAX; export on TensorFlow",
+}
 MAX_PIXELS = 50_000_000  # the largest image decoded (width × height); Pillow itself only warns up to twice its limit
 
 
 class ImageRejected(ValueError):
-    """A request's image cannot be used; the message says why and what to send instead."""
+    """A request's image cannot be used; the message says why and what to send instead.
+
+    `status` is the HTTP status a service answers with: 415 for a format it does not read, 413 for too
+    many pixels, 400 for anything else.
+    """
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
 
 
 def export_onnx(model, path: str | Path, class_names: list[str]) -> Path:
@@ -57,16 +70,19 @@ def check_image(data: bytes, max_pixels: int = MAX_PIXELS) -> None:
         raise ImageRejected("The upload is empty: send a JPEG, PNG, BMP or GIF image.")
     known = images.unsupported_format(data[:16])
     if known:
-        raise ImageRejected(f"{known} images cannot be read here: save or export the photo as JPEG and send that.")
+        raise ImageRejected(f"{known} images cannot be read here: save or export the photo as JPEG and send that.", 415)
     try:
         with Image.open(io.BytesIO(data)) as opened:
             width, height = opened.size
     except (OSError, Image.DecompressionBombError):
-        raise ImageRejected("The file is not an image this service reads: send a JPEG, PNG, BMP or GIF image.") from None
+        raise ImageRejected(
+            "The file is not an image this service reads: send a JPEG, PNG, BMP or GIF image.", 415
+        ) from None
     if width * height > max_pixels:
         raise ImageRejected(
             f"The image has {width} × {height} = {width * height:,} pixels, over this service's limit of "
-            f"{max_pixels:,}: send a smaller image."
+            f"{max_pixels:,}: send a smaller image.",
+            413,
         )
 
 
@@ -90,7 +106,9 @@ class Predictor:
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         metadata = self.session.get_modelmeta().custom_metadata_map
         if CLASS_NAMES_KEY not in metadata or IMAGE_SIZE_KEY not in metadata:
-            raise ValueError(f"{path} has no class names or image size in its metadata: export it with serving.export_onnx")
+            raise ValueError(
+                f"{path} has no class names or image size in its metadata: export it with serving.export_onnx"
+            )
         self.class_names = json.loads(metadata[CLASS_NAMES_KEY])
         self.image_size = int(metadata[IMAGE_SIZE_KEY])
         self.input_name = self.session.get_inputs()[0].name
@@ -100,7 +118,9 @@ class Predictor:
         try:
             return images.photo(source, self.image_size)[None]
         except ValueError as error:
-            raise ImageRejected(f"The image cannot be decoded ({error}): send a complete JPEG, PNG, BMP or GIF file.") from None
+            raise ImageRejected(
+                f"The image cannot be decoded ({error}): send a complete JPEG, PNG, BMP or GIF file."
+            ) from None
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """The model's class probabilities for a float32 batch of raw 0-255 pixels (it ends in a softmax)."""
@@ -124,7 +144,9 @@ def handler(predictor: Predictor, event: dict) -> dict:
         data = base64.b64decode(event.get("body") or "", validate=True)
         top = predictor.predict(data)
     except (binascii.Error, ValueError) as error:
-        message = str(error) if isinstance(error, ImageRejected) else "The body is not base64: encode the image's bytes."
+        message = (
+            str(error) if isinstance(error, ImageRejected) else "The body is not base64: encode the image's bytes."
+        )
         return {"statusCode": 400, "body": json.dumps({"error": message})}
     body = [{"class": item.name, "probability": round(item.probability, 4)} for item in top]
     return {"statusCode": 200, "body": json.dumps({"predictions": body})}
