@@ -104,7 +104,7 @@ def test_the_handler_answers_an_event_and_never_opens_a_named_path(predictor):
         item.name for item in predictor.predict(photo)
     ]
     named = serving.handler(predictor, {"body": base64.b64encode(str(validation_images(1)[0]).encode()).decode()})
-    assert named["statusCode"] == 400 and "not an image" in json.loads(named["body"])["error"]
+    assert named["statusCode"] == 415 and "not an image" in json.loads(named["body"])["error"]
     garbled = serving.handler(predictor, {"body": "not base64!"})
     assert garbled["statusCode"] == 400 and "base64" in json.loads(garbled["body"])["error"]
 

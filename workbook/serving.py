@@ -11,6 +11,7 @@ import base64
 import binascii
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,19 @@ def export_onnx(model, path: str | Path, class_names: list[str]) -> Path:
         exported.metadata_props.add(key=key, value=value)
     onnx.save(exported, str(path))
     return path
+
+
+def saved_final_model() -> Path | None:
+    """The `.keras` file notebook 12 saved: in this run's folder under `python -m workbook run`, else its newest run."""
+    from workbook import data, session
+
+    name = "12_using_the_model/clothing_classifier.keras"
+    metrics = os.environ.get(session.METRICS_ENV)
+    if metrics:
+        candidates = [Path(metrics).parent / name]
+    else:
+        candidates = sorted(data.runs_dir().glob("12_using_the_model-*/clothing_classifier.keras"), reverse=True)
+    return next((path for path in candidates if path.is_file()), None)
 
 
 def check_image(data: bytes, max_pixels: int = MAX_PIXELS) -> None:
