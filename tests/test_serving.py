@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -246,3 +247,35 @@ def test_serve_without_a_model_file_says_how_to_make_one(tmp_path):
     from workbook.__main__ import main
 
     assert main(["serve", str(tmp_path / "missing.onnx")]) == 2
+
+
+def test_the_page_shows_the_top_classes_of_a_photo_and_the_error_for_a_text_file(server, predictor, tmp_path):
+    """In Chromium (as tests/test_browser.py drives it): upload a dataset photo, then a text file."""
+    from test_browser import REQUIRE_ENV, chromium, missing
+
+    reason = missing()
+    if reason:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    photo = validation_images(1)[0]
+    text = tmp_path / "notes.txt"
+    text.write_text("a shopping list, not a photo")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium())
+        page = browser.new_page()
+        page.goto(server)
+        page.set_input_files("#file", str(photo))
+        page.click("button[type=submit]")
+        page.wait_for_selector("#predictions li")
+        shown = page.inner_text("#predictions li").split(":")[0]
+        visible = page.is_visible("#preview")
+        page.set_input_files("#file", str(text))
+        page.click("button[type=submit]")
+        page.wait_for_function("document.getElementById('error').textContent.length > 0")
+        error = page.inner_text("#error")
+        browser.close()
+    assert shown == predictor.predict(photo)[0].name and visible
+    assert "not an image" in error

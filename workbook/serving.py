@@ -12,6 +12,7 @@ import binascii
 import io
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,9 @@ def export_onnx(model, path: str | Path, class_names: list[str]) -> Path:
     path = Path(path)
     size = int(model.input_shape[1])
     model(np.zeros((1, size, size, 3), np.float32))  # Keras exports only a model that has been called
-    model.export(str(path), format="onnx", verbose=False)
+    with warnings.catch_warnings():  # Keras' tf2onnx shim probes `np.object`, which numpy 2.4 warns about
+        warnings.filterwarnings("ignore", category=FutureWarning, message=".*np.object")
+        model.export(str(path), format="onnx", verbose=False)
     exported = onnx.load(str(path))
     entries = {CLASS_NAMES_KEY: json.dumps(list(class_names)), IMAGE_SIZE_KEY: str(size)}
     del exported.metadata_props[:]
@@ -157,10 +160,9 @@ def handler(predictor: Predictor, event: dict) -> dict:
     try:
         data = base64.b64decode(event.get("body") or "", validate=True)
         top = predictor.predict(data)
-    except (binascii.Error, ValueError) as error:
-        message = (
-            str(error) if isinstance(error, ImageRejected) else "The body is not base64: encode the image's bytes."
-        )
-        return {"statusCode": 400, "body": json.dumps({"error": message})}
+    except ImageRejected as error:
+        return {"statusCode": error.status, "body": json.dumps({"error": str(error)})}
+    except (binascii.Error, ValueError):
+        return {"statusCode": 400, "body": json.dumps({"error": "The body is not base64: encode the image's bytes."})}
     body = [{"class": item.name, "probability": round(item.probability, 4)} for item in top]
     return {"statusCode": 200, "body": json.dumps({"predictions": body})}
