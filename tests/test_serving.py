@@ -230,6 +230,7 @@ def test_serving_imports_no_framework_beyond_the_package(model):
         "import sys, json\n"
         "import workbook\n"
         f"before = {{m for m in {FRAMEWORKS!r} if m in sys.modules}}\n"
+        "import workbook.__main__\n"  # the command line, whose `serve` runs the service
         "from workbook import service\n"
         f"app = service.create_app({str(model[1])!r})\n"
         f"service.serving.Predictor({str(model[1])!r}).predict({str(validation_images(1)[0])!r})\n"

@@ -8,7 +8,6 @@ import platform
 import sys
 from pathlib import Path
 
-from workbook import data
 from workbook.errors import WorkbookError
 
 
@@ -45,7 +44,7 @@ def command_gates(args) -> int:
 
 
 def command_fetch(args) -> int:
-    from workbook import models
+    from workbook import data, models
 
     try:
         print(f"Dataset ready at {data.find_dataset(download=True)}")
@@ -59,6 +58,8 @@ def command_fetch(args) -> int:
 
 
 def command_check(args) -> int:
+    from workbook import data
+
     try:
         report = data.check_dataset(Path(args.dir) if args.dir else None)
     except data.DataError as error:
@@ -71,7 +72,7 @@ def command_check(args) -> int:
 def command_doctor(args) -> int:
     import keras
 
-    from workbook import backend, models
+    from workbook import backend, data, models
 
     advice, dataset_ok = [], False
     print(f"Python      {platform.python_version()}")
