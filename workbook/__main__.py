@@ -1,4 +1,4 @@
-"""Command line: `python -m workbook run | gates | fetch | check | doctor`."""
+"""Command line: `python -m workbook run | gates | fetch | check | doctor | serve`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import platform
 import sys
 from pathlib import Path
 
-from workbook import data
 from workbook.errors import WorkbookError
 
 
@@ -45,7 +44,7 @@ def command_gates(args) -> int:
 
 
 def command_fetch(args) -> int:
-    from workbook import models
+    from workbook import data, models
 
     try:
         print(f"Dataset ready at {data.find_dataset(download=True)}")
@@ -59,6 +58,8 @@ def command_fetch(args) -> int:
 
 
 def command_check(args) -> int:
+    from workbook import data
+
     try:
         report = data.check_dataset(Path(args.dir) if args.dir else None)
     except data.DataError as error:
@@ -71,7 +72,7 @@ def command_check(args) -> int:
 def command_doctor(args) -> int:
     import keras
 
-    from workbook import backend, models
+    from workbook import backend, data, models
 
     advice, dataset_ok = [], False
     print(f"Python      {platform.python_version()}")
@@ -107,6 +108,16 @@ def command_doctor(args) -> int:
         )
     print("\n".join(["", "What to do:", *(f"  - {line}" for line in advice)]) if advice else "\nAll good.")
     return 0 if dataset_ok else 1
+
+
+def command_serve(args) -> int:
+    from workbook import service  # onnxruntime, FastAPI and Pillow: no Keras, no TensorFlow
+
+    if not args.model.is_file():
+        print(f"No model file at {args.model}: export one with notebook 13 (serving.export_onnx).", file=sys.stderr)
+        return 2
+    service.serve(args.model, args.host, args.port)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
 
     doctor_parser = commands.add_parser("doctor", help="versions, device, dataset and weights, with advice")
     doctor_parser.set_defaults(handler=command_doctor)
+
+    serve_parser = commands.add_parser("serve", help="a local web service for an exported ONNX model (notebook 13)")
+    serve_parser.add_argument("model", type=Path, metavar="MODEL.onnx", help="a file notebook 13 exported")
+    serve_parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve_parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this computer only)"
+    )
+    serve_parser.set_defaults(handler=command_serve)
 
     args = parser.parse_args(argv)
     return args.handler(args)
