@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from test_notebooks import NOTEBOOKS, code_cells  # noqa: I001
 
+from workbook import data
+
 
 def notebook_tree(path) -> ast.Module:
     """All code cells of a notebook as one Python module (IPython magics and shell lines dropped)."""
@@ -128,3 +130,12 @@ def test_a_single_float_contrast_only_raises_the_contrast_as_09_says():
     """09 tells students this; if a Keras release changes it, the notebook's sentence must change too."""
     factors = contrast_factors(keras.layers.RandomContrast(0.2, seed=1))
     assert factors.min() >= 1.0 and factors.max() > 1.18
+
+
+@pytest.mark.parametrize("name", ["phone.heic", "phone.jpg"])
+def test_a_phone_photo_in_heic_is_refused_with_the_format_and_the_remedy(tmp_path, name):
+    """12's exercise 2 tells students to export a JPEG when `load_photo` refuses a HEIC photo: it must say so."""
+    path = tmp_path / name
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    with pytest.raises(ValueError, match="HEIC images cannot be read here; save or export the photo as JPEG"):
+        data.load_photo(path, 150)
