@@ -36,6 +36,10 @@ def test_reference_matches_the_student_notebook(student):
     assert [c.metadata.get("tags", []) for c in kept] == [
         c.metadata.get("tags", []) for c in code_cells(nbformat.read(student, as_version=4))
     ]
+    markdown = [c.source for c in nbformat.read(student, as_version=4).cells if c.cell_type == "markdown"]
+    assert [c.source for c in reference.cells if c.cell_type == "markdown"] == markdown, (
+        f"{student.name}'s text changed since its reference was made: run `make references`"
+    )
 
 
 def test_references_check_some_cells_and_hold_no_errors():

@@ -323,6 +323,28 @@ def test_augmented_views_are_computed_once_then_read_from_the_cache(small_datase
     assert len(computed) == 4 and other.path != first.path != fewer.path
 
 
+def test_views_go_through_the_base_in_pieces_of_the_batch_size(small_dataset, cache, monkeypatch):
+    """Memory grows with the batch size, not with views: 8 images x 5 views never reach the base at once."""
+    base, sizes = random_base(), []
+    predict_on_batch = keras.Model.predict_on_batch
+
+    def recording(self, x):
+        sizes.append(len(x))
+        return predict_on_batch(self, x)
+
+    monkeypatch.setattr(keras.Model, "predict_on_batch", recording)
+    views = training.embed_views("train", base, augmentation(), 5, seed=5, batch_size=8, root=small_dataset)
+    assert views.vectors.shape == (5, 40, 2048) and max(sizes) == 8 and sum(sizes) == 5 * 40
+    monkeypatch.setattr(keras.Model, "predict_on_batch", predict_on_batch)
+    images = np.concatenate(
+        [x for x, _ in data.load_split("train", SIZE, 8, root=small_dataset, shuffle=False, preprocess=False)]
+    )
+    alone = training.augmented_views(images[13:14], augmentation(), 5, seed=5, first_index=13)
+    extractor = keras.Model(*models.pooled_vectors(base))
+    expected = extractor.predict(keras.applications.xception.preprocess_input(alone), verbose=0)
+    assert np.abs(views.vectors[:, 13] - expected).max() < 1e-4  # view v of image 13 in its place
+
+
 @pytest.mark.parametrize("split", ["validation", "test"])
 def test_validation_and_test_images_are_never_augmented(small_dataset, cache, split):
     with pytest.raises(ValueError, match="never augmented"):

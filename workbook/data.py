@@ -662,6 +662,10 @@ def load_image(path: Path | str, image_size: int):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"No image file at {path}: check the path (relative paths start in the notebook's folder)")
+    with path.open("rb") as file:
+        known = images.unsupported_format(file.read(16))
+    if known:  # phones save HEIC by default, whatever the file's suffix
+        raise ArgumentError(f"{path.name}: {known} images cannot be read here; save or export the photo as JPEG")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ArgumentError(f"{path.name}: the training pipeline reads only {', '.join(IMAGE_SUFFIXES)} files")
     return _read_for_pipeline(str(path), image_size)

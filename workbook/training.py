@@ -52,7 +52,7 @@ def code_digest() -> str:
     Part of the cache key, so changing any of that code (or the dtype policy) computes the vectors again.
     """
     steps = (data.split_dir, data.load_split, data.prepare, models.pooled_vectors, models.maps_below, _extract)
-    steps += (augmented_views, models.pooled_from_maps)
+    steps += (augmented_views, _view_vectors, models.pooled_from_maps)
     sources = [inspect.getsource(step) for step in steps] + [keras.config.dtype_policy().name]
     return hashlib.sha256("\0".join(sources).encode()).hexdigest()
 
@@ -211,12 +211,34 @@ def _extract(dataset, extractor: keras.Model, description: str, augment: tuple |
     for images, batch_labels in bar(dataset, desc=description, unit="batch", total=len(dataset), mininterval=3):
         count = images.shape[0]
         if augment:
-            images = augmented_views(images, augment[0], augment[1], augment[2], first_index=seen)
-        pooled = keras.ops.convert_to_numpy(extractor.predict_on_batch(preprocess_input(images)))
-        vectors.append(pooled.reshape(count, -1, pooled.shape[-1]).swapaxes(0, 1) if augment else pooled)
+            vectors.append(_view_vectors(images, extractor, augment, seen))
+        else:
+            vectors.append(keras.ops.convert_to_numpy(extractor.predict_on_batch(preprocess_input(images))))
         labels.append(keras.ops.convert_to_numpy(batch_labels))
         seen += count
     return np.concatenate(vectors, axis=1 if augment else 0), np.concatenate(labels)
+
+
+def _view_vectors(images, extractor: keras.Model, augment: tuple, first_index: int) -> np.ndarray:
+    """What `extractor` makes of the augmented views of one batch of raw images: (views, images, ...).
+
+    The views are made image by image (`augmented_views`) and go through `extractor` in pieces of
+    as many images as the batch holds, so the peak memory grows with the batch size, not with
+    batch size x views (32 x 50 views at 299 px would be 1,600 images in one pass, out of memory).
+    """
+    from keras.applications.xception import preprocess_input
+
+    augmentation, views, seed = augment
+    images = keras.ops.convert_to_numpy(images)
+    piece, outputs, waiting = len(images), [], np.zeros((0, *images.shape[1:]), dtype="float32")
+    for offset, image in enumerate(images):
+        made = augmented_views(image[None], augmentation, views, seed, first_index=first_index + offset)
+        waiting = np.concatenate([waiting, made])
+        while len(waiting) >= piece or (offset == len(images) - 1 and len(waiting)):
+            chunk, waiting = waiting[:piece], waiting[piece:]
+            outputs.append(keras.ops.convert_to_numpy(extractor.predict_on_batch(preprocess_input(chunk.copy()))))
+    pooled = np.concatenate(outputs)  # image by image: image 0's views, then image 1's, ...
+    return pooled.reshape(len(images), views, *pooled.shape[1:]).swapaxes(0, 1)
 
 
 def _read(path: Path, key: dict) -> dict[str, np.ndarray] | None:
