@@ -327,7 +327,7 @@ def test_a_truncated_archive_is_a_data_error_with_remedies(small_dataset, tmp_pa
 TOGETHER = """
 import sys, time
 from pathlib import Path
-from workbook import data
+from workbook import data, dataset
 start = float(sys.argv[1])
 time.sleep(max(0.0, start - time.time()))  # both processes start the work at the same moment
 {work}

@@ -93,7 +93,15 @@ def weights_digest(model: keras.Model) -> str:
 
 
 def files_digest(files: list[str], folder: Path) -> str:
-    """A fingerprint of the names and contents of `files` (relative to `folder`)."""
+    """A fingerprint of the names and contents of `files`.
+
+    Args:
+        files: names relative to `folder`, in order.
+        folder: where they are.
+
+    Returns:
+        A SHA-256 hex digest.
+    """
     digest = hashlib.sha256()
     for name in files:
         digest.update(f"{name}\0{sha256(folder / name)}\0".encode())

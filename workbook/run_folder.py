@@ -43,12 +43,28 @@ class Result:
 
 
 def metrics_path(folder: Path, stem: str) -> Path:
-    """Where the metrics of notebook `stem` go in the run folder `folder`."""
+    """Where the metrics of a notebook go.
+
+    Args:
+        folder: the run folder.
+        stem: the notebook's file name without `.ipynb`.
+
+    Returns:
+        `<folder>/<stem>.metrics.json`.
+    """
     return folder / f"{stem}{SUFFIX}"
 
 
 def metrics_files(folder: Path, number: str = "") -> list[Path]:
-    """The metrics files in `folder`, sorted; only notebook `number`'s (such as "05") when it is given."""
+    """The metrics files of a run folder.
+
+    Args:
+        folder: the run folder.
+        number: a notebook's number, such as "05", for its file only; "" for all.
+
+    Returns:
+        The files, sorted.
+    """
     return sorted(folder.glob(f"{number}_*{SUFFIX}" if number else f"*{SUFFIX}"))
 
 
@@ -97,5 +113,11 @@ def read(path: Path) -> dict:
 
 
 def write_result(path: Path, profile: str, result: Result) -> None:
-    """Replace the bare metrics at `path` by the notebook's whole `Result`, with the profile it ran under."""
+    """Replace the bare metrics at `path` by the notebook's whole `Result`.
+
+    Args:
+        path: the notebook's metrics file.
+        profile: the profile it ran under.
+        result: what it produced.
+    """
     write_json(path, {"profile": profile, **asdict(result)})
