@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from workbook import data
+from workbook import data, dataset
 
 
 def export_random_model(folder: Path, image_size: int) -> Path:
@@ -32,7 +32,7 @@ def export_random_model(folder: Path, image_size: int) -> Path:
     from workbook import models, serving
 
     final = models.final_model(models.base_model(None, image_size), models.make_head(0.001, 100, 0.2))
-    names = [folder.name for folder in data.class_folders(data.split_dir("train"))]
+    names = [folder.name for folder in dataset.class_folders(data.split_dir("train"))]
     return serving.export_onnx(final, folder / "clothing_classifier.onnx", names)
 
 

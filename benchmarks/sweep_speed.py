@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 
-from workbook import data, models, session, training
+from workbook import data, embeddings, models, session, training
 
 
 def arguments() -> argparse.Namespace:
@@ -66,8 +66,8 @@ def main() -> int:
 
     print("\nCached way: vectors once, then a head per configuration")
     started = time.perf_counter()
-    train = training.embed("train", base, args.batch_size, train_batches)
-    val = training.embed("validation", base, args.batch_size, val_batches)
+    train = embeddings.embed("train", base, args.batch_size, train_batches)
+    val = embeddings.embed("validation", base, args.batch_size, val_batches)
     histories = training.sweep(configs, train, val, args.epochs, args.batch_size, args.seed, shuffle=False)
     cached = time.perf_counter() - started
 
@@ -76,7 +76,7 @@ def main() -> int:
         float(np.abs(a - b).max()) for a, b in zip(course_heads[0].get_weights(), cached_head.get_weights())
     )
     print(
-        f"\n{len(train.vectors)} training and {len(val.vectors)} validation images, {args.image_size} px, "
+        f"\n{len(train.features)} training and {len(val.features)} validation images, {args.image_size} px, "
         f"{len(configs)} configurations x {args.epochs} epochs, weights: {args.weights or 'random'}"
     )
     print(f"course's way: {course:.1f} s")

@@ -1,7 +1,7 @@
 """Compute the augmented views' vectors of one training batch at 299 px, VIEWS = 50 (random weights).
 
 Run it under `/usr/bin/time -v` and read "Maximum resident set size": the peak memory of
-`training.embed_views`, which feeds the views to the base in pieces of the batch size (docs/measurements.md):
+`embeddings.embed_views`, which feeds the views to the base in pieces of the batch size (docs/measurements.md):
 
     WORKBOOK_CACHE=/tmp/empty-cache /usr/bin/time -v .venv/bin/python benchmarks/views_memory.py
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from workbook import models, training  # first: starts TensorFlow quietly
+from workbook import embeddings, models  # first: starts TensorFlow quietly
 
 
 def main() -> None:
@@ -28,8 +28,8 @@ def main() -> None:
         ]
     )
     started = time.perf_counter()
-    views = training.embed_views("train", base, augmentation, 50, seed=1, batch_size=32, max_batches=1)
-    print(views.vectors.shape, f"{time.perf_counter() - started:.0f} s")
+    views = embeddings.embed_views("train", base, augmentation, 50, seed=1, batch_size=32, max_batches=1)
+    print(views.features.shape, f"{time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workbook import backend, data
+from workbook import backend, settings
 
 CLASSES = ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt"]
 REQUIRE_ENV = "WORKBOOK_REQUIRE_DATA"
-REAL_DATA = data.dataset_dir().is_dir()
+REAL_DATA = settings.dataset_dir().is_dir()
 
 
 def pytest_configure(config):
@@ -30,7 +30,7 @@ def pytest_configure(config):
     """
     if os.environ.get(REQUIRE_ENV) == "1" and not REAL_DATA:
         pytest.exit(
-            f"{REQUIRE_ENV}=1 but there is no dataset at {data.dataset_dir()}. "
+            f"{REQUIRE_ENV}=1 but there is no dataset at {settings.dataset_dir()}. "
             "Set WORKBOOK_DATA to the clothing dataset (CI: ../shared/data/clothing-dataset-small) "
             "or unset WORKBOOK_REQUIRE_DATA to test on a small generated dataset.",
             returncode=1,
@@ -105,7 +105,7 @@ def make_dataset(root: Path, per_split=None) -> Path:
 def dataset_root(tmp_path_factory) -> Path:
     """The real dataset when present (WORKBOOK_DATA), else a small generated one, exported for kernels."""
     if REAL_DATA:
-        return data.dataset_dir()
+        return settings.dataset_dir()
     root = make_dataset(tmp_path_factory.mktemp("generated") / "clothing")
     os.environ["WORKBOOK_DATA"] = str(root)
     return root

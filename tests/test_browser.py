@@ -27,9 +27,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workbook import data, run, session
+from workbook import run, session, settings
 
-ROOT = data.REPO_ROOT
+ROOT = settings.REPO_ROOT
 NOTEBOOKS = run.select_notebooks()
 REQUIRE_ENV = "WORKBOOK_REQUIRE_BROWSER"
 PREFIX = "browser-test-"  # the parameterized copies, beside the notebooks so `../images/` resolves as for them

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import REAL_DATA
 
-from workbook import data, run
+from workbook import data, dataset, run, settings
 from workbook.__main__ import main, parse_value
 
 
@@ -94,7 +94,7 @@ def test_doctor_says_whether_there_is_a_gpu(dataset_root, monkeypatch, capsys):
 @pytest.mark.skipif(not REAL_DATA, reason="compares with the committed manifest (set WORKBOOK_DATA)")
 def test_doctor_and_check_accept_the_real_dataset_with_mac_and_jupyter_leftovers(dataset_root, tmp_path, capsys):
     copy = tmp_path / "clothing"
-    for name in data.dataset_files(dataset_root):  # links to the real images, plus dot files
+    for name in dataset.dataset_files(dataset_root):  # links to the real images, plus dot files
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         (copy / name).symlink_to(dataset_root / name)
     for split in data.SPLITS:
@@ -158,9 +158,9 @@ def test_paths_from_the_environment_become_absolute_and_empty_means_unset(tmp_pa
     monkeypatch.setenv("WORKBOOK_CACHE", "relative/cache")
     monkeypatch.setenv("WORKBOOK_RUNS", "")
     monkeypatch.setenv("WORKBOOK_DATA", " ")
-    assert data.cache_dir() == tmp_path / "relative" / "cache"
-    assert data.runs_dir() == data.REPO_ROOT / "runs" and data.dataset_dir() == data.DEFAULT_DIR
-    data.make_paths_absolute()
+    assert settings.cache_dir() == tmp_path / "relative" / "cache"
+    assert settings.runs_dir() == settings.REPO_ROOT / "runs" and settings.dataset_dir() == dataset.DEFAULT_DIR
+    settings.make_paths_absolute()
     assert os.environ["WORKBOOK_CACHE"] == str(tmp_path / "relative" / "cache")
     assert "WORKBOOK_RUNS" not in os.environ and "WORKBOOK_DATA" not in os.environ
 
@@ -246,7 +246,7 @@ def test_without_keras_backend_set_the_installed_backend_is_used(tmp_path):
     import importlib.util
 
     env = {name: value for name, value in os.environ.items() if name != "KERAS_BACKEND"}
-    code = "import workbook, keras; print(keras.config.backend())"
+    code = "from workbook.backend import keras; print(keras.config.backend())"
     installed = [name for name in ("tensorflow", "jax", "torch") if importlib.util.find_spec(name)]
     for home, configured in [("fresh", None), ("tensorflow", "tensorflow"), ("torch", "torch")]:
         (tmp_path / home).mkdir()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import CLASSES, REAL_DATA, make_dataset, write_image
 
-from workbook import backend, data, images
+from workbook import backend, data, dataset, dataset_check, errors, files, images, settings
 
 real_data = pytest.mark.skipif(not REAL_DATA, reason="needs the real dataset (set WORKBOOK_DATA)")
 
@@ -28,22 +28,22 @@ def test_find_dataset_uses_workbook_data(small_dataset, monkeypatch):
 
 def test_missing_dataset_without_download_names_the_remedies(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_DATA", str(tmp_path / "nowhere"))
-    with pytest.raises(data.DataError, match="WORKBOOK_DATA") as error:
+    with pytest.raises(errors.DataError, match="WORKBOOK_DATA") as error:
         data.find_dataset(download=False)
     assert "make fetch" in str(error.value)
 
 
 def test_check_of_a_missing_folder_says_so(tmp_path):
-    with pytest.raises(data.DataError, match="does not exist"):
-        data.check_dataset(tmp_path / "typo")
+    with pytest.raises(errors.DataError, match="does not exist"):
+        dataset_check.check_dataset(tmp_path / "typo")
     (tmp_path / "train").mkdir()
-    with pytest.raises(data.DataError, match="it lacks validation/ and test/"):
-        data.check_dataset(tmp_path)
+    with pytest.raises(errors.DataError, match="it lacks validation/ and test/"):
+        dataset_check.check_dataset(tmp_path)
 
 
 def test_folder_one_level_too_high_gets_a_hint(small_dataset, monkeypatch):
     monkeypatch.setenv("WORKBOOK_DATA", str(small_dataset.parent))
-    with pytest.raises(data.DataError, match="one level down"):
+    with pytest.raises(errors.DataError, match="one level down"):
         data.find_dataset(download=False)
 
 
@@ -61,23 +61,23 @@ def make_archive(root: Path, archive: Path, top: str = "clothing-dataset-small-a
 
 def test_fetch_downloads_verifies_and_installs(small_dataset, tmp_path):
     manifest = tmp_path / "manifest"
-    count = data.write_manifest(small_dataset, manifest)
+    count = dataset.write_manifest(small_dataset, manifest)
     archive = make_archive(small_dataset, tmp_path / "dataset.tar.gz")
     target = tmp_path / "data" / "clothing-dataset-small"
-    assert data.fetch_dataset(target, archive.as_uri(), manifest) == target
-    assert data.verify(target, manifest) == []
-    assert len(data.dataset_files(target)) == count == 70
+    assert dataset.fetch_dataset(target, archive.as_uri(), manifest) == target
+    assert dataset.verify(target, manifest) == []
+    assert len(dataset.dataset_files(target)) == count == 70
     assert [p.name for p in target.parent.iterdir()] == ["clothing-dataset-small"]  # no leftovers
 
 
 def test_fetch_that_fails_verification_installs_nothing(small_dataset, tmp_path):
     manifest = tmp_path / "manifest"
-    data.write_manifest(small_dataset, manifest)
+    dataset.write_manifest(small_dataset, manifest)
     (small_dataset / "train" / "hat" / "0.jpg").write_bytes(b"tampered")
     archive = make_archive(small_dataset, tmp_path / "dataset.tar.gz")
     target = tmp_path / "data" / "clothing-dataset-small"
-    with pytest.raises(data.DataError, match="changed .*train/hat/0.jpg"):
-        data.fetch_dataset(target, archive.as_uri(), manifest)
+    with pytest.raises(errors.DataError, match="changed .*train/hat/0.jpg"):
+        dataset.fetch_dataset(target, archive.as_uri(), manifest)
     assert list(target.parent.iterdir()) == []  # neither the target nor a half-extracted folder
 
 
@@ -100,46 +100,46 @@ def test_unsafe_archives_are_refused(small_dataset, tmp_path, member):
         info.size = 1
     archive = make_archive(small_dataset, tmp_path / "bad.tar.gz", extra=[(info, payload)])
     target = tmp_path / "data" / "clothing"
-    with pytest.raises(data.DataError, match="Refusing to extract"):
-        data.fetch_dataset(target, archive.as_uri(), tmp_path / "unused")
+    with pytest.raises(errors.DataError, match="Refusing to extract"):
+        dataset.fetch_dataset(target, archive.as_uri(), tmp_path / "unused")
     assert not target.exists() and not (tmp_path / "escape.jpg").exists()
 
 
 def test_offline_download_fails_with_remedies(tmp_path):
     target = tmp_path / "data" / "clothing"
-    with pytest.raises(data.DataError, match="Could not download") as error:
-        data.fetch_dataset(target, "http://127.0.0.1:9/dataset.tar.gz", tmp_path / "unused")
+    with pytest.raises(errors.DataError, match="Could not download") as error:
+        dataset.fetch_dataset(target, "http://127.0.0.1:9/dataset.tar.gz", tmp_path / "unused")
     assert "WORKBOOK_DATA" in str(error.value) and not target.exists()
 
 
 def test_interrupted_extraction_leaves_nothing_that_looks_complete(small_dataset, tmp_path, monkeypatch):
     manifest = tmp_path / "manifest"
-    data.write_manifest(small_dataset, manifest)
+    dataset.write_manifest(small_dataset, manifest)
     archive = make_archive(small_dataset, tmp_path / "dataset.tar.gz")
 
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data, "verify", interrupted)
+    monkeypatch.setattr(dataset, "verify", interrupted)
     target = tmp_path / "data" / "clothing"
     with pytest.raises(KeyboardInterrupt):
-        data.fetch_dataset(target, archive.as_uri(), manifest)
+        dataset.fetch_dataset(target, archive.as_uri(), manifest)
     assert list(target.parent.iterdir()) == []
 
 
 @real_data
 def test_real_dataset_matches_the_committed_manifest():
-    assert data.verify(data.dataset_dir()) == []
-    assert len(data.read_manifest()) == 3068 + 341 + 372
+    assert dataset.verify(settings.dataset_dir()) == []
+    assert len(dataset.read_manifest()) == 3068 + 341 + 372
 
 
 def test_verify_names_missing_changed_and_extra_files(small_dataset, tmp_path):
     manifest = tmp_path / "manifest"
-    data.write_manifest(small_dataset, manifest)
+    dataset.write_manifest(small_dataset, manifest)
     (small_dataset / "train" / "hat" / "0.jpg").unlink()
     (small_dataset / "train" / "hat" / "1.jpg").write_bytes(b"changed")
     (small_dataset / "test" / "hat" / "new.jpg").write_bytes(b"new")
-    assert data.verify(small_dataset, manifest) == [
+    assert dataset.verify(small_dataset, manifest) == [
         "missing: train/hat/0.jpg",
         "not in the manifest: test/hat/new.jpg",
         "changed (checksum differs): train/hat/1.jpg",
@@ -151,7 +151,7 @@ def test_verify_names_missing_changed_and_extra_files(small_dataset, tmp_path):
 
 @real_data
 def test_check_reports_the_real_dataset():
-    report = data.check_dataset(data.dataset_dir())
+    report = dataset_check.check_dataset(settings.dataset_dir())
     assert report.classes == CLASSES
     totals = {split: sum(counts.values()) for split, counts in report.counts.items()}
     assert totals == {"train": 3068, "validation": 341, "test": 372}
@@ -181,7 +181,7 @@ def bad_dataset(small_dataset) -> Path:
 
 
 def test_check_names_every_bad_file(bad_dataset):
-    report = data.check_dataset(bad_dataset)
+    report = dataset_check.check_dataset(bad_dataset)
     found = {problem.path: problem for problem in report.problems}
     expected = {
         "train/dress/truncated.jpg": ("corrupt or truncated", True),
@@ -226,7 +226,7 @@ def test_check_command_passes_a_clean_dataset(small_dataset, capsys):
 
 
 def test_mismatched_classes_stop_the_pipeline(bad_dataset, cache):
-    with pytest.raises(data.DataError, match="splits disagree"):
+    with pytest.raises(errors.DataError, match="splits disagree"):
         data.split_dir("train", bad_dataset)
 
 
@@ -292,7 +292,7 @@ def test_bad_arguments_get_clear_errors(small_dataset):
 
 def test_example_image_is_stable(small_dataset):
     assert data.example_image("hat", root=small_dataset).name == "0.jpg"
-    with pytest.raises(data.DataError, match="No images"):
+    with pytest.raises(errors.DataError, match="No images"):
         (small_dataset / "train" / "empty").mkdir()
         data.example_image("empty", root=small_dataset)
 
@@ -305,10 +305,10 @@ def test_a_dataset_download_that_breaks_off_installs_nothing(
     small_dataset, tmp_path, http_server, monkeypatch, behaviour
 ):
     http_server.files["dataset.tar.gz"] = make_archive(small_dataset, tmp_path / "dataset.tar.gz").read_bytes()
-    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 0.5)
+    monkeypatch.setattr(files, "DOWNLOAD_TIMEOUT", 0.5)
     target = tmp_path / "data" / "clothing"
-    with pytest.raises(data.DataError, match="Could not download the dataset") as error:
-        data.fetch_dataset(target, http_server.url(behaviour, "dataset.tar.gz"), tmp_path / "unused")
+    with pytest.raises(errors.DataError, match="Could not download the dataset") as error:
+        dataset.fetch_dataset(target, http_server.url(behaviour, "dataset.tar.gz"), tmp_path / "unused")
     assert "WORKBOOK_DATA" in str(error.value)
     assert list(target.parent.iterdir()) == []
 
@@ -317,8 +317,8 @@ def test_a_truncated_archive_is_a_data_error_with_remedies(small_dataset, tmp_pa
     archive = make_archive(small_dataset, tmp_path / "dataset.tar.gz")
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
     target = tmp_path / "data" / "clothing"
-    with pytest.raises(data.DataError, match="damaged or incomplete") as error:
-        data.fetch_dataset(target, archive.as_uri(), tmp_path / "unused")
+    with pytest.raises(errors.DataError, match="damaged or incomplete") as error:
+        dataset.fetch_dataset(target, archive.as_uri(), tmp_path / "unused")
     assert "WORKBOOK_DATA" in str(error.value) and list(target.parent.iterdir()) == []
 
 
@@ -327,7 +327,7 @@ def test_a_truncated_archive_is_a_data_error_with_remedies(small_dataset, tmp_pa
 TOGETHER = """
 import sys, time
 from pathlib import Path
-from workbook import data
+from workbook import data, dataset
 start = float(sys.argv[1])
 time.sleep(max(0.0, start - time.time()))  # both processes start the work at the same moment
 {work}
@@ -362,13 +362,13 @@ def test_two_processes_build_the_same_clean_view_at_once(tmp_path, monkeypatch):
 
 def test_two_first_time_downloads_at_once_both_get_the_dataset(small_dataset, tmp_path):
     manifest = tmp_path / "manifest"
-    data.write_manifest(small_dataset, manifest)
+    dataset.write_manifest(small_dataset, manifest)
     archive = make_archive(small_dataset, tmp_path / "dataset.tar.gz")
     target = tmp_path / "data" / "clothing"
-    work = "print(data.fetch_dataset(Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])))"
+    work = "print(dataset.fetch_dataset(Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])))"
     outputs = run_twice_at_once(work, str(target), archive.as_uri(), str(manifest))
     assert [out.splitlines()[-1] for out in outputs] == [str(target)] * 2
-    assert data.verify(target, manifest) == [] and [path.name for path in target.parent.iterdir()] == ["clothing"]
+    assert dataset.verify(target, manifest) == [] and [path.name for path in target.parent.iterdir()] == ["clothing"]
 
 
 def test_a_clean_view_made_meanwhile_by_another_process_is_used(small_dataset, tmp_path):
@@ -385,7 +385,7 @@ def test_a_clean_view_made_meanwhile_by_another_process_is_used(small_dataset, t
 @pytest.fixture
 def dotted_dataset(small_dataset, tmp_path) -> Path:
     """The generated dataset with what a Mac copy and JupyterLab leave behind, its manifest written first."""
-    data.write_manifest(small_dataset, tmp_path / "manifest")
+    dataset.write_manifest(small_dataset, tmp_path / "manifest")
     for split in data.SPLITS:
         for folder in (small_dataset / split).iterdir():
             (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
@@ -398,12 +398,12 @@ def dotted_dataset(small_dataset, tmp_path) -> Path:
 def test_dot_names_are_ignored_listed_and_not_a_problem(dotted_dataset, tmp_path, capsys):
     from workbook.__main__ import main
 
-    report = data.check_dataset(dotted_dataset)
+    report = dataset_check.check_dataset(dotted_dataset)
     assert report.problems == [] and report.classes == CLASSES
     assert sum(report.counts["train"].values()) == 40
     assert "train/.ipynb_checkpoints/" in report.ignored and "validation/hat/.DS_Store" in report.ignored
     assert len(report.ignored) == 3 * (10 + 2)  # each listed once, the folder's content not again
-    assert data.verify(dotted_dataset, tmp_path / "manifest") == []
+    assert dataset.verify(dotted_dataset, tmp_path / "manifest") == []
     assert main(["check", str(dotted_dataset)]) == 0
     assert "Ignored, as Keras ignores them (names that start with a dot): 36" in capsys.readouterr().out
 
@@ -419,7 +419,7 @@ def test_dot_files_keras_would_read_are_left_out(dotted_dataset, cache):
     hat = dotted_dataset / "train" / "hat"
     (hat / "._0.jpg").write_bytes(b"\0\5\26\7 AppleDouble resource fork")
     write_image(hat / ".ipynb_checkpoints" / "0-checkpoint.jpg", seed=5)
-    assert "train/hat/._0.jpg" in data.check_dataset(dotted_dataset).ignored
+    assert "train/hat/._0.jpg" in dataset_check.check_dataset(dotted_dataset).ignored
     dataset = data.load_split("train", image_size=71, batch_size=8, root=dotted_dataset)
     assert len(dataset.file_paths) == 40 and not any("/." in path for path in dataset.file_paths)
     assert sum(batch.shape[0] for batch, _ in dataset) == 40  # a whole epoch, no decode error
@@ -431,7 +431,7 @@ def test_bmp_files_the_pipelines_decoder_cannot_read_correctly_are_left_out(smal
     write_image(shoes / "one_bit.bmp", mode="1", image_format="BMP")
     write_image(shoes / "palette.bmp", mode="P", image_format="BMP")
     write_image(shoes / "gray.bmp", mode="L", image_format="BMP")
-    found = {problem.path: problem for problem in data.check_dataset(small_dataset).problems}
+    found = {problem.path: problem for problem in dataset_check.check_dataset(small_dataset).problems}
     assert not found["train/shoes/gray.bmp"].excluded  # TensorFlow and Pillow read 8-bit grey BMPs as they are
     dataset = data.load_split("train", image_size=71, batch_size=8, root=small_dataset)
     loaded = sum(batch.shape[0] for batch, _ in dataset)
@@ -448,7 +448,7 @@ def test_any_decoder_failure_is_that_files_problem(small_dataset, monkeypatch):
     from PIL import Image
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # the generated 96x120 images now look like bombs
-    report = data.check_dataset(small_dataset, splits=("test",))  # no crash
+    report = dataset_check.check_dataset(small_dataset, splits=("test",))  # no crash
     images = [problem for problem in report.problems if not problem.path.endswith("/")]
     assert len(images) == 10 and all("too many pixels" in problem.problem and problem.excluded for problem in images)
 
@@ -473,7 +473,7 @@ def pipeline_images(folder: Path, size: int, count: int) -> tuple[list[str], np.
 @real_data
 @pytest.mark.parametrize("size, count", [(71, 64), (150, 341), (299, 32)])
 def test_load_image_gives_what_the_training_pipeline_gives(size, count):
-    paths, images = pipeline_images(data.dataset_dir() / "validation", size, count)
+    paths, images = pipeline_images(settings.dataset_dir() / "validation", size, count)
     assert len(paths) == count
     for path, image in zip(paths, images):
         single = data.load_image(path, size)
@@ -492,13 +492,13 @@ def test_load_image_rejects_bad_arguments(small_dataset):
     for size in (0, 71.5, "150", True):
         with pytest.raises(ValueError, match="image_size must be a positive number"):
             data.load_image(image, size)
-    with pytest.raises(data.DataError, match="No image file"):
+    with pytest.raises(errors.DataError, match="No image file"):
         data.load_image(small_dataset / "train" / "hat" / "missing.jpg", 71)
     (small_dataset / "notes.txt").write_text("not an image")
     with pytest.raises(ValueError, match="reads only"):
         data.load_image(small_dataset / "notes.txt", 71)
     (small_dataset / "fake.jpg").write_text("<html>not a jpeg</html>")
-    with pytest.raises(data.DataError, match="cannot be decoded"):
+    with pytest.raises(errors.DataError, match="cannot be decoded"):
         data.load_image(small_dataset / "fake.jpg", 71)
 
 
@@ -522,7 +522,7 @@ def test_resize_bilinear_is_tf_image_resize(shape, size):
 @real_data
 @tensorflow_backend
 def test_the_pillow_loader_gives_tf_datas_files_labels_and_pixels(monkeypatch):
-    folder = data.dataset_dir() / "validation"
+    folder = settings.dataset_dir() / "validation"
     expected = data.load_split("validation", 150, 32, max_batches=3, preprocess=False)
     monkeypatch.setattr(backend, "FORMAT", "grain")
     batches = data.load_split("validation", 150, 32, max_batches=3, preprocess=False)
@@ -570,5 +570,5 @@ def test_image_batches_shuffle_every_file_once_per_epoch_in_a_new_order(small_da
 def test_image_batches_name_a_file_that_cannot_be_decoded(small_dataset):
     (small_dataset / "validation" / "hat" / "0.jpg").write_bytes(b"<html>not a jpeg</html>")
     batches = data.ImageBatches(small_dataset / "validation", 71, batch_size=4)
-    with pytest.raises(data.DataError, match=r"hat/0\.jpg cannot be decoded"):
+    with pytest.raises(errors.DataError, match=r"hat/0\.jpg cannot be decoded"):
         batches[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workbook import gates, run, session
+from workbook import gates, run, run_folder
 from workbook.__main__ import main
 from workbook.errors import ArgumentError
 
@@ -58,7 +58,7 @@ def write_metrics(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{STEMS[number]}.metrics.json"
     result = run.Result(STEMS[number], status, 12.3, parameters or {}, metrics, error)
-    session.write_json(path, {"profile": profile, **result.__dict__})
+    run_folder.write_result(path, profile, result)
     return path
 
 

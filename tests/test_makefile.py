@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from workbook import data
+from workbook import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 
 
 def make(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MAKEFLAGS", *data.PATH_VARIABLES)}
+    base = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MAKEFLAGS", *settings.PATH_VARIABLES)}
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(ROOT), *args],
         env=base | (env or {}),

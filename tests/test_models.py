@@ -11,16 +11,16 @@ import keras
 import numpy as np
 import pytest
 
-from workbook import data, models
+from workbook import cache, files, imagenet, models
 
 
 @pytest.fixture
 def offline(tmp_path, monkeypatch):
     """An empty Keras cache and every ImageNet file's address on a closed local port."""
     cache = tmp_path / "keras" / "models"
-    monkeypatch.setattr(models, "keras_cache", lambda: cache)
-    monkeypatch.setattr(models, "keras_home", lambda: str(tmp_path / "keras"))
-    monkeypatch.setattr(models, "URLS", {name: f"http://127.0.0.1:9/{name}" for name in models.URLS})
+    monkeypatch.setattr(imagenet, "keras_cache", lambda: cache)
+    monkeypatch.setattr(imagenet, "keras_home", lambda: str(tmp_path / "keras"))
+    monkeypatch.setattr(imagenet, "URLS", {name: f"http://127.0.0.1:9/{name}" for name in imagenet.URLS})
     return cache
 
 
@@ -28,10 +28,10 @@ def test_read_only_shared_keras_home_is_used_where_keras_looks(offline, tmp_path
     """A shared KERAS_HOME Keras cannot write to: Keras reads /tmp/.keras instead; the workbook links files there."""
     shared = tmp_path / "shared-keras"
     (shared / "models").mkdir(parents=True)
-    name = models.WEIGHT_FILES[False]
+    name = imagenet.WEIGHT_FILES[False]
     (shared / "models" / name).write_bytes(b"weights")
-    monkeypatch.setattr(models, "keras_home", lambda: str(shared))  # offline: its downloads go nowhere
-    assert models.weights_status()[name] and not (offline / name).exists()
+    monkeypatch.setattr(imagenet, "keras_home", lambda: str(shared))  # offline: its downloads go nowhere
+    assert imagenet.weights_status()[name] and not (offline / name).exists()
     models.ensure_weights("imagenet")  # would raise WeightsUnavailable if it tried to download
     assert (offline / name).is_symlink() and (offline / name).read_bytes() == b"weights"
     models.ensure_weights("imagenet")  # a second notebook finds the link
@@ -60,23 +60,23 @@ def test_workbook_errors_render_in_a_notebook_as_their_message_alone():
 def test_a_download_that_breaks_off_raises_with_remedies_and_leaves_nothing(
     offline, http_server, monkeypatch, behaviour
 ):
-    name = models.WEIGHT_FILES[False]
+    name = imagenet.WEIGHT_FILES[False]
     http_server.files[name] = bytes(range(256)) * 400
-    monkeypatch.setattr(models, "URLS", {name: http_server.url(behaviour, name)})
-    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 0.5)
+    monkeypatch.setattr(imagenet, "URLS", {name: http_server.url(behaviour, name)})
+    monkeypatch.setattr(files, "DOWNLOAD_TIMEOUT", 0.5)
     with pytest.raises(models.WeightsUnavailable, match="WEIGHTS = None"):
         models.ensure_weights("imagenet")
     assert list(offline.iterdir()) == []  # neither the file nor a partial one
 
 
 def test_weights_download_into_the_keras_cache(offline, http_server, monkeypatch):
-    name = models.WEIGHT_FILES[False]
+    name = imagenet.WEIGHT_FILES[False]
     http_server.files[name] = bytes(range(256)) * 400
-    monkeypatch.setattr(models, "URLS", {name: http_server.url("ok", name)})
+    monkeypatch.setattr(imagenet, "URLS", {name: http_server.url("ok", name)})
     models.ensure_weights("imagenet")
     assert [path.name for path in offline.iterdir()] == [name]
     assert (offline / name).read_bytes() == http_server.files[name]
-    assert models.weights_status()[name]
+    assert imagenet.weights_status()[name]
 
 
 def test_class_names_offline_raise_for_imagenet_weights(offline):
@@ -99,23 +99,23 @@ def test_local_weights_without_class_names_get_placeholders(offline, capsys):
 
 
 def test_remedies_name_the_keras_cache_in_use(offline):
-    assert str(offline) in models.remedies() and "--notebooks 04 -p WEIGHTS" in models.remedies()
+    assert str(offline) in imagenet.remedies() and "--notebooks 04 -p WEIGHTS" in imagenet.remedies()
 
 
 def test_weights_status_sees_cached_files(offline):
-    assert not any(models.weights_status().values())
+    assert not any(imagenet.weights_status().values())
     offline.mkdir(parents=True)
-    (offline / models.WEIGHT_FILES[False]).write_bytes(b"")
-    status = models.weights_status()
-    assert status[models.WEIGHT_FILES[False]] and not status[models.WEIGHT_FILES[True]]
+    (offline / imagenet.WEIGHT_FILES[False]).write_bytes(b"")
+    status = imagenet.weights_status()
+    assert status[imagenet.WEIGHT_FILES[False]] and not status[imagenet.WEIGHT_FILES[True]]
 
 
 PROBE = """
 import keras
-from workbook import models
-models.keras_cache().mkdir(parents=True, exist_ok=True)
-(models.keras_cache() / "probe.txt").write_text("cached")
-print(models.keras_cache())
+from workbook import imagenet
+imagenet.keras_cache().mkdir(parents=True, exist_ok=True)
+(imagenet.keras_cache() / "probe.txt").write_text("cached")
+print(imagenet.keras_cache())
 print(keras.utils.get_file("probe.txt", origin="http://127.0.0.1:9/probe.txt", cache_subdir="models"))
 """
 
@@ -130,18 +130,16 @@ def test_keras_cache_is_where_keras_looks_for_downloads(tmp_path):
 
 
 def test_keras_cache_follows_keras_fallback_when_its_home_is_read_only(monkeypatch):
-    from keras.src.backend.config import keras_home
-
-    home, access = os.path.expanduser(keras_home()), os.access
+    home, access = os.path.expanduser(imagenet.keras_home()), os.access
     monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == home else access(path, mode))
     name = f"probe-{os.getpid()}.txt"
-    models.keras_cache().mkdir(parents=True, exist_ok=True)
-    (models.keras_cache() / name).write_text("cached")
+    imagenet.keras_cache().mkdir(parents=True, exist_ok=True)
+    (imagenet.keras_cache() / name).write_text("cached")
     try:
         found = keras.utils.get_file(name, origin=f"http://127.0.0.1:9/{name}", cache_subdir="models")
-        assert Path(found) == models.keras_cache() / name and not str(found).startswith(home)
+        assert Path(found) == imagenet.keras_cache() / name and not str(found).startswith(home)
     finally:
-        (models.keras_cache() / name).unlink()
+        (imagenet.keras_cache() / name).unlink()
 
 
 def test_missing_weights_file_is_a_value_error():
@@ -255,7 +253,7 @@ def test_fit_overrides_training_false_for_an_unfrozen_base():
     """The Keras 3.15 trap notebook 04 warns about (keras-team/keras #20285).
 
     If this fails, the installed Keras no longer overrides training=False: update notebook 04's
-    explanation and DESIGN.md's pitfall (fine-tuning still needs frozen BatchNormalization layers).
+    explanation and the known pitfall (fine-tuning still needs frozen BatchNormalization layers).
     """
     model, _, normalization = nested_batch_norm_model(base_trainable=True)
     before = normalization.moving_mean.numpy().copy()
@@ -267,11 +265,11 @@ def test_fit_overrides_training_false_for_an_unfrozen_base():
 
 
 def test_fine_tuning_model_trains_block_14_and_the_head_and_leaves_batch_norm_and_its_sources_alone():
-    from workbook import training
+    pass  # (no workbook module left)
 
     keras.utils.set_random_seed(1)
     base, head = models.base_model(None, 71), models.make_head(size_inner=10)
-    base_digest, head_weights = training.weights_digest(base), head.get_weights()
+    base_digest, head_weights = cache.weights_digest(base), head.get_weights()
     tuned = models.fine_tuning_model(base, head, learning_rate=1e-3)
     assert tuned.input_shape == (None, 3, 3, 1024) and tuned.output_shape == (None, 10)
     top = tuned.layers[1]
@@ -283,7 +281,7 @@ def test_fine_tuning_model_trains_block_14_and_the_head_and_leaves_batch_norm_an
     maps = rng.normal(size=(16, 3, 3, 1024)).astype("float32")
     tuned.fit(maps, np.eye(10, dtype="float32")[rng.integers(0, 10, 16)], epochs=1, verbose=0)
     assert all(np.array_equal(before, after.numpy()) for before, after in zip(statistics, top.non_trainable_weights))
-    assert training.weights_digest(base) == base_digest  # a copy trained, not the base
+    assert cache.weights_digest(base) == base_digest  # a copy trained, not the base
     assert all(np.array_equal(a, b) for a, b in zip(head.get_weights(), head_weights))
 
     image_model = models.join(*models.fine_tuned_parts(base, tuned))
@@ -291,7 +289,7 @@ def test_fine_tuning_model_trains_block_14_and_the_head_and_leaves_batch_norm_an
     on_maps = tuned.predict(models.maps_below(base).predict(images, verbose=0), verbose=0)
     on_images = image_model.predict(images, verbose=0)
     assert np.abs(on_images - on_maps).max() <= 1e-5 * max(1.0, np.abs(on_maps).max())
-    assert training.weights_digest(base) == base_digest
+    assert cache.weights_digest(base) == base_digest
     with pytest.raises(ValueError, match="fine_tuning_model"):
         models.fine_tuned_parts(base, head)
     with pytest.raises(ValueError, match="no layer 'block99'"):

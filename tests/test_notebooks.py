@@ -127,7 +127,7 @@ def test_smoke_run_writes_a_page_per_notebook_and_an_index(smoke_run):
     assert "../images/" not in (out / "04_transfer_learning.html").read_text()  # its figure is embedded
 
 
-# The configurations each sweep notebook must run (DESIGN.md §3), as training.sweep labels them.
+# The configurations each sweep notebook must run , as training.sweep labels them.
 SWEEPS = {
     "05_learning_rate": [f"learning_rate={rate}" for rate in (0.0001, 0.001, 0.01, 0.1)],
     "07_inner_layers": [f"learning_rate=0.001, size_inner={size}" for size in (10, 100, 1000)],
@@ -247,7 +247,7 @@ def test_notebooks_follow_the_common_shape():
         assert "pip install" not in "\n".join(cell.source for cell in cells if cell.cell_type == "code")
 
 
-# The course notes' mistakes (DESIGN.md §3) must not come back: never in code, and in prose
+# The course notes' mistakes must not come back: never in code, and in prose
 # only inside a sentence that corrects them.
 CODE_MISTAKES = [
     r"decore_predictions",
@@ -282,7 +282,7 @@ def test_no_course_note_mistakes():
                     assert CORRECTION.search(sentence), f"{path.name} states {mistake!r}: {sentence}"
 
 
-# Each concept of DESIGN.md §3 is shown by a cell; these are the calls that show them.
+# Each concept the course must teach is shown by a cell; these are the calls that show them.
 CONCEPTS = {
     "01": [
         "keras.utils.load_img",
@@ -330,7 +330,7 @@ CONCEPTS = {
         "training=False",
         "np.array_equal",
         "models.join",
-        "training.embed",
+        "embeddings.embed",
         "shuffle=False",
         "<= 1e-5",
         "training.sweep",
@@ -364,8 +364,8 @@ CONCEPTS = {
         "training=True",
         "keras.layers.Pipeline(",
         ".map(",
-        "training.augmented_views",
-        "training.embed_views",
+        "embeddings.augmented_views",
+        "embeddings.embed_views",
         "training.train_head",
         "plots.sweep",
         "record_metrics",
@@ -387,7 +387,7 @@ CONCEPTS = {
         'startswith("block14")',
         "count_params()",
         'keras.Model(base.input, base.get_layer("block14_sepconv1").input)',
-        "training.embed_maps",
+        "embeddings.embed_maps",
         "training=False",
         ".trainable = False",
         ".trainable = True",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook import data
+from workbook import data, dataset, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -86,8 +86,8 @@ def test_what_the_package_needs_at_run_time_ships_inside_it():
     package = Path(data.__file__).parent
     for name in shipped:
         assert (package / name).is_file(), name
-    assert data.MANIFEST.parent == package and data.MANIFEST.name in shipped
-    assert len(data.read_manifest()) == 3781
+    assert dataset.MANIFEST.parent == package and dataset.MANIFEST.name in shipped
+    assert len(dataset.read_manifest()) == 3781
     assert "gates.json" in shipped
 
 
@@ -102,10 +102,10 @@ def test_installed_copy_defaults_to_folders_under_the_working_directory(tmp_path
     shutil.copytree(Path(data.__file__).parent, site / "workbook", ignore=shutil.ignore_patterns("__pycache__"))
     work = tmp_path / "work"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in data.PATH_VARIABLES} | {"PYTHONPATH": str(site)}
+    env = {k: v for k, v in os.environ.items() if k not in settings.PATH_VARIABLES} | {"PYTHONPATH": str(site)}
     code = (
-        "from workbook import data; "
-        "print(data.dataset_dir()); print(data.cache_dir()); print(data.runs_dir()); print(len(data.read_manifest()))"
+        "from workbook import dataset, settings; print(settings.dataset_dir()); print(settings.cache_dir()); "
+        "print(settings.runs_dir()); print(len(dataset.read_manifest()))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, check=True)
     lines = out.stdout.split()
@@ -118,11 +118,11 @@ def test_installed_copy_defaults_to_folders_under_the_working_directory(tmp_path
 
 
 def test_an_install_without_a_backend_says_which_extra_to_add(tmp_path):
-    """`pip install .` alone has Keras but no backend: importing the workbook names the extras, not a missing module."""
+    """`pip install .` alone has Keras but no backend: the backend module (imported first) names the extras."""
     hide = (
         "import importlib.util as u; find = u.find_spec; "
         "u.find_spec = lambda name, *a: None if name in ('tensorflow', 'jax', 'torch') else find(name, *a); "
-        "import workbook"
+        "from workbook import backend"
     )
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"} | {"KERAS_HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", hide], env=env, cwd=ROOT, capture_output=True, text=True)

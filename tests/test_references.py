@@ -17,7 +17,7 @@ from test_notebooks import NOTEBOOKS, code_cells  # noqa: I001
 
 from workbook import backend, run
 
-REFERENCE_DIR = run.data.REPO_ROOT / "tests" / "reference"
+REFERENCE_DIR = run.settings.REPO_ROOT / "tests" / "reference"
 
 
 @pytest.mark.parametrize("student", NOTEBOOKS, ids=lambda path: path.stem)

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from conftest import REAL_DATA, write_image
 
-from workbook import data, models, training
+from workbook import batches, data, embeddings, models, training
+from workbook import cache as workbook_cache  # `cache` is the fixture of an empty cache folder
 
 SIZE = 71  # Xception's smallest input: the fastest base for these tests
 
@@ -25,34 +26,34 @@ def random_base(seed: int = 1, size: int = SIZE) -> keras.Model:
     return models.base_model(None, size)
 
 
-def synthetic(count: int, seed: int = 0) -> training.Embeddings:
+def synthetic(count: int, seed: int = 0) -> embeddings.Embeddings:
     rng = np.random.default_rng(seed)
     labels = np.eye(10, dtype="float32")[rng.integers(0, 10, count)]
     vectors = rng.normal(size=(count, 2048)).astype("float32") + labels.repeat(205, axis=1)[:, :2048]
-    return training.Embeddings(vectors, labels, [f"class{i}" for i in range(10)], [], Path("unused"))
+    return embeddings.Embeddings(vectors, labels, [f"class{i}" for i in range(10)], [], Path("unused"))
 
 
 @pytest.fixture
 def computed(monkeypatch):
     """Counts the vector extractions that actually run (cache misses)."""
     calls = []
-    extract = training._extract
+    extract = embeddings._extract
 
     def counting(*args, **kwargs):
         calls.append(args[2])
         return extract(*args, **kwargs)
 
-    monkeypatch.setattr(training, "_extract", counting)
+    monkeypatch.setattr(embeddings, "_extract", counting)
     return calls
 
 
 def test_vectors_are_computed_once_then_read_from_the_cache(small_dataset, cache, computed, capsys):
     base = random_base()
-    first = training.embed("train", base, batch_size=8, root=small_dataset)
-    second = training.embed("train", base, batch_size=8, root=small_dataset)
+    first = embeddings.embed("train", base, batch_size=8, root=small_dataset)
+    second = embeddings.embed("train", base, batch_size=8, root=small_dataset)
     assert len(computed) == 1 and "loaded from the cache" in capsys.readouterr().out
-    assert first.vectors.shape == (40, 2048) and first.labels.shape == (40, 10)
-    assert np.array_equal(first.vectors, second.vectors) and np.array_equal(first.labels, second.labels)
+    assert first.features.shape == (40, 2048) and first.labels.shape == (40, 10)
+    assert np.array_equal(first.features, second.features) and np.array_equal(first.labels, second.labels)
     assert first.files == second.files and first.files[0] == "dress/0.jpg"
     assert first.path == second.path and first.path.parent == cache / "embeddings"
     assert first.class_names == second.class_names == sorted(path.name for path in (small_dataset / "train").iterdir())
@@ -60,15 +61,15 @@ def test_vectors_are_computed_once_then_read_from_the_cache(small_dataset, cache
 
 def test_cached_vectors_are_what_the_base_computes(small_dataset, cache):
     base = random_base()
-    cached = training.embed("validation", base, batch_size=8, root=small_dataset)
+    cached = embeddings.embed("validation", base, batch_size=8, root=small_dataset)
     images = np.concatenate([batch for batch, _ in data.load_split("validation", SIZE, 8, root=small_dataset)])
     pooled = keras.ops.convert_to_numpy(keras.ops.mean(base(images, training=False), axis=(1, 2)))
-    assert np.allclose(cached.vectors, pooled, atol=1e-5)
+    assert np.allclose(cached.features, pooled, atol=1e-5)
 
 
 @pytest.mark.parametrize("change", ["file contents", "image size", "weights", "batches"])
 def test_any_changed_input_computes_the_vectors_again(small_dataset, cache, computed, change):
-    training.embed("train", random_base(), batch_size=8, root=small_dataset)
+    embeddings.embed("train", random_base(), batch_size=8, root=small_dataset)
     base, max_batches = random_base(), None
     if change == "file contents":
         write_image(small_dataset / "train" / "hat" / "0.jpg", seed=999)
@@ -78,10 +79,10 @@ def test_any_changed_input_computes_the_vectors_again(small_dataset, cache, comp
         base = random_base(seed=2)
     else:
         max_batches = 2
-    again = training.embed("train", base, batch_size=8, max_batches=max_batches, root=small_dataset)
+    again = embeddings.embed("train", base, batch_size=8, max_batches=max_batches, root=small_dataset)
     assert len(computed) == 2
     assert len(list((cache / "embeddings").glob("*.npz"))) == 2
-    assert len(again.vectors) == (16 if change == "batches" else 40)
+    assert len(again.features) == (16 if change == "batches" else 40)
 
 
 def test_an_interrupted_write_is_never_read_as_complete(small_dataset, cache, computed, monkeypatch):
@@ -95,20 +96,20 @@ def test_an_interrupted_write_is_never_read_as_complete(small_dataset, cache, co
 
     monkeypatch.setattr(np, "savez", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        training.embed("train", base, batch_size=8, root=small_dataset)
+        embeddings.embed("train", base, batch_size=8, root=small_dataset)
     assert list((cache / "embeddings").iterdir()) == []  # no cache file, no partial one left behind
     monkeypatch.setattr(np, "savez", real_savez)
-    complete = training.embed("train", base, batch_size=8, root=small_dataset)
-    assert len(computed) == 2 and complete.vectors.shape == (40, 2048)
+    complete = embeddings.embed("train", base, batch_size=8, root=small_dataset)
+    assert len(computed) == 2 and complete.features.shape == (40, 2048)
 
 
 def test_a_damaged_cache_file_is_computed_again(small_dataset, cache, computed, capsys):
     base = random_base()
-    first = training.embed("train", base, batch_size=8, root=small_dataset)
+    first = embeddings.embed("train", base, batch_size=8, root=small_dataset)
     first.path.write_bytes(first.path.read_bytes()[:500])
-    again = training.embed("train", base, batch_size=8, root=small_dataset)
+    again = embeddings.embed("train", base, batch_size=8, root=small_dataset)
     assert len(computed) == 2 and "unreadable" in capsys.readouterr().out
-    assert np.array_equal(first.vectors, again.vectors)
+    assert np.array_equal(first.features, again.features)
 
 
 @pytest.mark.skipif(not REAL_DATA, reason="the equivalence is checked on the real images (set WORKBOOK_DATA)")
@@ -117,14 +118,14 @@ def test_head_on_cached_vectors_learns_what_the_full_model_learns(cache, size_in
     """One epoch over the same real batches in the same order: the same head weights."""
     base = random_base(size=150)
     batches = 3
-    vectors = training.embed("train", base, batch_size=32, max_batches=batches)
+    vectors = embeddings.embed("train", base, batch_size=32, max_batches=batches)
     images = data.load_split("train", 150, 32, max_batches=batches, shuffle=False)
     keras.utils.set_random_seed(7)
     on_vectors = models.make_head(learning_rate=0.01, size_inner=size_inner)
     on_images = models.make_head(learning_rate=0.01, size_inner=size_inner)
     on_images.set_weights(on_vectors.get_weights())
     start = on_vectors.get_weights()
-    on_vectors.fit(vectors.vectors, vectors.labels, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    on_vectors.fit(vectors.features, vectors.labels, batch_size=32, epochs=1, shuffle=False, verbose=0)
     models.join(base, on_images).fit(images, epochs=1, shuffle=False, verbose=0)  # trains on_images itself
     moved = max(np.abs(a - b).max() for a, b in zip(on_vectors.get_weights(), start))
     difference = max(np.abs(a - b).max() for a, b in zip(on_vectors.get_weights(), on_images.get_weights()))
@@ -144,13 +145,13 @@ def test_make_head_is_the_top_of_make_model():
 
 def test_joined_model_takes_images_and_saves_and_reloads(small_dataset, cache, tmp_path):
     base = random_base()
-    vectors = training.embed("validation", base, batch_size=8, root=small_dataset)
+    vectors = embeddings.embed("validation", base, batch_size=8, root=small_dataset)
     head = models.make_head(learning_rate=0.001, size_inner=10)
-    head.fit(vectors.vectors, vectors.labels, epochs=2, verbose=0)
+    head.fit(vectors.features, vectors.labels, epochs=2, verbose=0)
     model = models.join(base, head)
     images = np.concatenate([batch for batch, _ in data.load_split("validation", SIZE, 8, root=small_dataset)])
     assert model.input_shape == (None, SIZE, SIZE, 3)
-    assert np.allclose(model.predict(images, verbose=0), head.predict(vectors.vectors, verbose=0), atol=1e-5)
+    assert np.allclose(model.predict(images, verbose=0), head.predict(vectors.features, verbose=0), atol=1e-5)
     model.save(tmp_path / "model.keras")
     reloaded = keras.models.load_model(tmp_path / "model.keras")
     assert np.allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
@@ -201,7 +202,7 @@ def test_interrupt_after_stops_fit_at_the_end_of_that_epoch():
     train = synthetic(64)
     head = models.make_head()
     with pytest.raises(training.Interrupted, match="after epoch 2"):
-        head.fit(train.vectors, train.labels, epochs=5, callbacks=[training.InterruptAfter(2)], verbose=0)
+        head.fit(train.features, train.labels, epochs=5, callbacks=[training.InterruptAfter(2)], verbose=0)
     assert int(head.optimizer.iterations) == 2 * 2
     with pytest.raises(ValueError):
         training.InterruptAfter(0)
@@ -256,22 +257,56 @@ def test_a_killed_training_process_resumes_after_its_last_finished_epoch(tmp_pat
 
 def test_changing_the_code_that_computes_vectors_computes_them_again(small_dataset, cache, computed, monkeypatch):
     base = random_base()
-    average = training.embed("validation", base, batch_size=8, root=small_dataset)
+    average = embeddings.embed("validation", base, batch_size=8, root=small_dataset)
 
     def max_pooled_vectors(base):
         inputs = keras.Input(shape=base.input_shape[1:])
         return inputs, keras.layers.GlobalMaxPooling2D()(base(inputs, training=False))
 
     monkeypatch.setattr(models, "pooled_vectors", max_pooled_vectors)
-    maximum = training.embed("validation", base, batch_size=8, root=small_dataset)
+    # The key reads the code from the module files: the edit a developer would make there.
+    source, edited = workbook_cache.source, workbook_cache.source("workbook.models").replace("Average", "Max")
+    monkeypatch.setattr(workbook_cache, "source", lambda m: edited if m == "workbook.models" else source(m))
+    maximum = embeddings.embed("validation", base, batch_size=8, root=small_dataset)
     assert len(computed) == 2 and maximum.path != average.path
-    assert not np.allclose(maximum.vectors, average.vectors)
+    assert not np.allclose(maximum.features, average.features)
+
+
+def test_the_cache_key_sees_the_decoding_and_resizing_code_of_every_backend():
+    closure = workbook_cache.closure("workbook.embeddings")
+    assert {"workbook.backend", "workbook.images", "workbook.batches", "workbook.data", "workbook.models"} <= closure
+    assert "workbook.training" not in closure and "workbook.plots" not in closure
+
+
+def test_changed_pipeline_code_computes_the_vectors_again(small_dataset, cache, computed, monkeypatch):
+    """A change to the numpy resize (what JAX and PyTorch read images with) gives a new cache key."""
+    base = random_base()
+    first = embeddings.embed("validation", base, batch_size=8, root=small_dataset)
+    source = workbook_cache.source
+    changed = workbook_cache.source("workbook.images").replace("def resize_bilinear(", "def resize_bilinear(  # x\n")
+
+    def patched(module):
+        return changed + "\nCHANGED = 1\n" if module == "workbook.images" else source(module)
+
+    monkeypatch.setattr(workbook_cache, "source", patched)
+    second = embeddings.embed("validation", base, batch_size=8, root=small_dataset)
+    assert len(computed) == 2 and second.path != first.path
+    monkeypatch.setattr(workbook_cache, "source", source)
+    embeddings.embed("validation", base, batch_size=8, root=small_dataset)
+    assert len(computed) == 2  # the unchanged code finds the first file again
+
+
+def test_prose_changes_keep_the_cache(monkeypatch):
+    source, before = workbook_cache.source, workbook_cache.code_digest()
+    documented = source("workbook.images").replace('"""Reading images', '"""Reading image files')
+    monkeypatch.setattr(workbook_cache, "source", lambda m: documented if m == "workbook.images" else source(m))
+    assert workbook_cache.code_digest() == before
 
 
 def test_the_dtype_policy_is_part_of_the_cache_key(monkeypatch):
-    before = training.code_digest()
+    before = workbook_cache.code_digest()
     monkeypatch.setattr(keras.config, "dtype_policy", lambda: keras.DTypePolicy("mixed_float16"))
-    assert training.code_digest() != before
+    assert workbook_cache.code_digest() != before
 
 
 def test_best_never_picks_a_nan_epoch():
@@ -298,28 +333,28 @@ def augmentation() -> keras.Sequential:
 
 def test_view_v_of_image_i_depends_only_on_the_seed_i_and_v(small_dataset, cache):
     images = next(iter(data.load_split("train", SIZE, 8, root=small_dataset, shuffle=False, preprocess=False)))[0]
-    together = training.augmented_views(images, augmentation(), 3, seed=5)
+    together = embeddings.augmented_views(images, augmentation(), 3, seed=5)
     assert together.shape == (8 * 3, SIZE, SIZE, 3)
-    alone = training.augmented_views(images[5:6], augmentation(), 3, seed=5, first_index=5)
+    alone = embeddings.augmented_views(images[5:6], augmentation(), 3, seed=5, first_index=5)
     assert np.array_equal(alone, together[15:18])  # image 5's views, whatever batch it is in
     assert not np.array_equal(together[15], together[16])  # its views differ from each other
-    other_seed = training.augmented_views(images[5:6], augmentation(), 3, seed=6, first_index=5)
+    other_seed = embeddings.augmented_views(images[5:6], augmentation(), 3, seed=6, first_index=5)
     assert not np.array_equal(other_seed, alone)
     assert not np.array_equal(together[15], images[5])  # augmented, not the image itself
 
 
 def test_augmented_views_are_computed_once_then_read_from_the_cache(small_dataset, cache, computed, capsys):
     base = random_base()
-    first = training.embed_views("train", base, augmentation(), 3, seed=5, batch_size=8, root=small_dataset)
-    again = training.embed_views("train", base, augmentation(), 3, seed=5, batch_size=8, root=small_dataset)
+    first = embeddings.embed_views("train", base, augmentation(), 3, seed=5, batch_size=8, root=small_dataset)
+    again = embeddings.embed_views("train", base, augmentation(), 3, seed=5, batch_size=8, root=small_dataset)
     assert len(computed) == 1 and "augmented views of 40 images loaded from the cache" in capsys.readouterr().out
-    assert first.vectors.shape == (3, 40, 2048) and first.labels.shape == (40, 10)
-    assert np.array_equal(first.vectors, again.vectors)
-    assert not np.allclose(first.vectors[0], first.vectors[1])
-    plain = training.embed("train", base, batch_size=8, root=small_dataset)
-    assert not np.allclose(first.vectors[0], plain.vectors)
-    other = training.embed_views("train", base, augmentation(), 3, seed=6, batch_size=8, root=small_dataset)
-    fewer = training.embed_views("train", base, augmentation(), 2, seed=5, batch_size=8, root=small_dataset)
+    assert first.features.shape == (3, 40, 2048) and first.labels.shape == (40, 10)
+    assert np.array_equal(first.features, again.features)
+    assert not np.allclose(first.features[0], first.features[1])
+    plain = embeddings.embed("train", base, batch_size=8, root=small_dataset)
+    assert not np.allclose(first.features[0], plain.features)
+    other = embeddings.embed_views("train", base, augmentation(), 3, seed=6, batch_size=8, root=small_dataset)
+    fewer = embeddings.embed_views("train", base, augmentation(), 2, seed=5, batch_size=8, root=small_dataset)
     assert len(computed) == 4 and other.path != first.path != fewer.path
 
 
@@ -333,22 +368,22 @@ def test_views_go_through_the_base_in_pieces_of_the_batch_size(small_dataset, ca
         return predict_on_batch(self, x)
 
     monkeypatch.setattr(keras.Model, "predict_on_batch", recording)
-    views = training.embed_views("train", base, augmentation(), 5, seed=5, batch_size=8, root=small_dataset)
-    assert views.vectors.shape == (5, 40, 2048) and max(sizes) == 8 and sum(sizes) == 5 * 40
+    views = embeddings.embed_views("train", base, augmentation(), 5, seed=5, batch_size=8, root=small_dataset)
+    assert views.features.shape == (5, 40, 2048) and max(sizes) == 8 and sum(sizes) == 5 * 40
     monkeypatch.setattr(keras.Model, "predict_on_batch", predict_on_batch)
     images = np.concatenate(
         [x for x, _ in data.load_split("train", SIZE, 8, root=small_dataset, shuffle=False, preprocess=False)]
     )
-    alone = training.augmented_views(images[13:14], augmentation(), 5, seed=5, first_index=13)
+    alone = embeddings.augmented_views(images[13:14], augmentation(), 5, seed=5, first_index=13)
     extractor = keras.Model(*models.pooled_vectors(base))
     expected = extractor.predict(keras.applications.xception.preprocess_input(alone), verbose=0)
-    assert np.abs(views.vectors[:, 13] - expected).max() < 1e-4  # view v of image 13 in its place
+    assert np.abs(views.features[:, 13] - expected).max() < 1e-4  # view v of image 13 in its place
 
 
 @pytest.mark.parametrize("split", ["validation", "test"])
 def test_validation_and_test_images_are_never_augmented(small_dataset, cache, split):
     with pytest.raises(ValueError, match="never augmented"):
-        training.embed_views(split, random_base(), augmentation(), 2, root=small_dataset)
+        embeddings.embed_views(split, random_base(), augmentation(), 2, root=small_dataset)
     first, second = (
         np.concatenate([images for images, _ in data.load_split(split, SIZE, 8, root=small_dataset)]) for _ in range(2)
     )
@@ -357,22 +392,17 @@ def test_validation_and_test_images_are_never_augmented(small_dataset, cache, sp
 
 def test_each_epoch_trains_on_the_next_view(monkeypatch):
     vectors = np.stack([np.full((64, 2048), view, dtype="float32") for view in range(3)])
-    train = training.Embeddings(vectors, synthetic(64).labels, [f"class{i}" for i in range(10)], [], Path("unused"))
+    names = [f"class{i}" for i in range(10)]
+    train = embeddings.Embeddings(vectors, synthetic(64).labels, names, [], Path("unused"), kind="views")
     served = []
-    getitem = training.EpochViews.__getitem__
+    getitem = batches.EpochViews.__getitem__
 
     def recording(self, index):
         batch = getitem(self, index)
-        served.append((self.epoch_seen, int(batch[0][0, 0])))
+        served.append((self.epoch, int(batch[0][0, 0])))
         return batch
 
-    monkeypatch.setattr(training.EpochViews, "__getitem__", recording)
-    start_epoch = training.EpochViews.start_epoch
-    monkeypatch.setattr(
-        training.EpochViews,
-        "start_epoch",
-        lambda self, epoch: (setattr(self, "epoch_seen", epoch), start_epoch(self, epoch)),
-    )
+    monkeypatch.setattr(batches.EpochViews, "__getitem__", recording)
     training.train_head({"learning_rate": 0.001}, train, synthetic(32), epochs=5, batch_size=16)
     for epoch in range(5):
         assert {view for seen, view in served if seen == epoch} == {epoch % 3}
@@ -383,11 +413,12 @@ def test_each_epoch_trains_on_the_next_view(monkeypatch):
 def test_head_on_cached_views_learns_what_the_full_model_learns_on_the_augmented_images(cache):
     """One epoch over the same augmented real images in the same order: the same head weights."""
     base, batches, config = random_base(size=150), 3, {"learning_rate": 0.01, "size_inner": 100, "droprate": 0.2}
-    views = training.embed_views("train", base, augmentation(), 2, seed=3, batch_size=32, max_batches=batches)
-    val = dataclasses.replace(views, vectors=views.vectors[0])  # any validation data: it does not train
+    views = embeddings.embed_views("train", base, augmentation(), 2, seed=3, batch_size=32, max_batches=batches)
+    val = dataclasses.replace(views, features=views.features[0], kind="vectors")  # any validation data: not trained on
     history = training.train_head(config, views, val, epochs=1, batch_size=32, seed=7, shuffle=False)
     raw = data.load_split("train", 150, 32, max_batches=batches, shuffle=False, preprocess=False)
-    images = np.concatenate([training.augmented_views(x, augmentation(), 2, 3, 32 * k) for k, (x, _) in enumerate(raw)])
+    views_of = embeddings.augmented_views
+    images = np.concatenate([views_of(x, augmentation(), 2, 3, 32 * k) for k, (x, _) in enumerate(raw)])
     labels = np.concatenate([y for _, y in raw])
     keras.utils.set_random_seed(7)
     on_images = models.make_head(**config)
@@ -406,24 +437,24 @@ def test_head_on_cached_views_learns_what_the_full_model_learns_on_the_augmented
 
 def test_feature_maps_are_cached_with_the_layer_in_the_key(small_dataset, cache, computed, capsys):
     base = random_base()
-    first = training.embed_maps("validation", base, batch_size=8, root=small_dataset)
-    again = training.embed_maps("validation", base, batch_size=8, root=small_dataset)
+    first = embeddings.embed_maps("validation", base, batch_size=8, root=small_dataset)
+    again = embeddings.embed_maps("validation", base, batch_size=8, root=small_dataset)
     assert len(computed) == 1 and "feature maps below block14_sepconv1 of 20 images loaded" in capsys.readouterr().out
     assert len(list((cache / "embeddings").glob("validation_71px_*.npz"))) == 2  # the maps and their pooled vectors
-    assert first.vectors.shape == (20, 3, 3, 1024) and np.array_equal(first.vectors, again.vectors)
+    assert first.features.shape == (20, 3, 3, 1024) and np.array_equal(first.features, again.features)
     images = np.concatenate([batch for batch, _ in data.load_split("validation", SIZE, 8, root=small_dataset)])
     below = keras.ops.convert_to_numpy(models.maps_below(base)(images))
-    assert np.allclose(first.vectors, below, rtol=1e-5, atol=1e-5 * np.abs(below).max())
-    lower = training.embed_maps("validation", base, "block13_sepconv1_act", batch_size=8, root=small_dataset)
-    vectors = training.embed("validation", base, batch_size=8, root=small_dataset)  # pooled from the maps
+    assert np.allclose(first.features, below, rtol=1e-5, atol=1e-5 * np.abs(below).max())
+    lower = embeddings.embed_maps("validation", base, "block13_sepconv1_act", batch_size=8, root=small_dataset)
+    vectors = embeddings.embed("validation", base, batch_size=8, root=small_dataset)  # pooled from the maps
     assert len(computed) == 2 and len({first.path, lower.path, vectors.path}) == 3
     pooled = keras.ops.convert_to_numpy(keras.ops.mean(base(images, training=False), axis=(1, 2)))
-    assert np.allclose(vectors.vectors, pooled, rtol=1e-5, atol=1e-5 * np.abs(pooled).max())
-    assert lower.vectors.shape == (20, 5, 5, 728) and "block13_sepconv1_act" in lower.path.name
+    assert np.allclose(vectors.features, pooled, rtol=1e-5, atol=1e-5 * np.abs(pooled).max())
+    assert lower.features.shape == (20, 5, 5, 728) and "block13_sepconv1_act" in lower.path.name
     with pytest.raises(ValueError, match="no layer 'block15'"):
-        training.embed_maps("validation", base, "block15", root=small_dataset)
+        embeddings.embed_maps("validation", base, "block15", root=small_dataset)
     with pytest.raises(ValueError, match="shortcut connection"):  # block 13's shortcut starts below this layer
-        training.embed_maps("validation", base, "block13_sepconv1", root=small_dataset)
+        embeddings.embed_maps("validation", base, "block13_sepconv1", root=small_dataset)
 
 
 def full_image_model(base: keras.Model, head: keras.Model, learning_rate: float) -> tuple[keras.Model, keras.Model]:
@@ -445,7 +476,7 @@ def full_image_model(base: keras.Model, head: keras.Model, learning_rate: float)
 def test_fine_tuning_on_cached_maps_learns_what_the_full_image_model_learns(cache, droprate):
     """One epoch over the same real batches in the same order: the same block-14 and head weights."""
     base, batches, rate = random_base(size=150), 3, 1e-3
-    maps = training.embed_maps("train", base, batch_size=32, max_batches=batches)
+    maps = embeddings.embed_maps("train", base, batch_size=32, max_batches=batches)
     images = data.load_split("train", 150, 32, max_batches=batches, shuffle=False)
     keras.utils.set_random_seed(7)
     head = models.make_head(learning_rate=0.01, size_inner=100, droprate=droprate)
@@ -456,7 +487,7 @@ def test_fine_tuning_on_cached_maps_learns_what_the_full_image_model_learns(cach
             theirs.seed_generator.state.assign(keras.ops.convert_to_numpy(mine.seed_generator.state))
     start = on_maps.get_weights()
     keras.utils.set_random_seed(8)
-    on_maps.fit(maps.vectors, maps.labels, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    on_maps.fit(maps.features, maps.labels, batch_size=32, epochs=1, shuffle=False, verbose=0)
     keras.utils.set_random_seed(8)
     full.fit(images, epochs=1, shuffle=False, verbose=0)
     top, tuned_head, full_head = on_maps.layers[1], on_maps.layers[-1], full.layers[-1]
@@ -478,7 +509,7 @@ def test_fine_tune_keeps_the_best_epoch_and_caches_the_result(cache, capsys):
 
     first = training.fine_tune(start(), train, val, epochs=4, batch_size=32, seed=3)
     best_accuracy, _ = training.best(first)
-    assert np.isclose(first.model.evaluate(val.vectors, val.labels, verbose=0)[1], best_accuracy)
+    assert np.isclose(first.model.evaluate(val.features, val.labels, verbose=0)[1], best_accuracy)
     again = training.fine_tune(start(), train, val, epochs=4, batch_size=32, seed=3)
     assert "loaded from the cache" in capsys.readouterr().out
     assert again.history == first.history and again.model is not first.model

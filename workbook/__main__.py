@@ -8,7 +8,8 @@ import platform
 import sys
 from pathlib import Path
 
-from workbook.errors import WorkbookError
+from workbook import dataset, settings
+from workbook.errors import DataError, WorkbookError
 
 
 def parse_value(text: str):
@@ -20,6 +21,7 @@ def parse_value(text: str):
 
 
 def command_run(args) -> int:
+    """Execute notebooks (`run`)."""
     from workbook import run
 
     overrides = {name: parse_value(value) for name, value in args.parameter}
@@ -32,6 +34,7 @@ def command_run(args) -> int:
 
 
 def command_gates(args) -> int:
+    """Check a run folder's accuracies (`gates`)."""
     from workbook import gates
 
     try:
@@ -44,13 +47,14 @@ def command_gates(args) -> int:
 
 
 def command_fetch(args) -> int:
-    from workbook import data, models
+    """Download the dataset and, with --weights, the ImageNet files (`fetch`)."""
+    from workbook import imagenet
 
     try:
-        print(f"Dataset ready at {data.find_dataset(download=True)}")
+        print(f"Dataset ready at {dataset.find_dataset(download=True)}")
         if args.weights:
-            models.fetch_weights()
-            print(f"Xception weights and ImageNet class names cached in {models.keras_cache()}")
+            imagenet.fetch_weights()
+            print(f"Xception weights and ImageNet class names cached in {imagenet.keras_cache()}")
     except WorkbookError as error:  # the message names the remedies
         print(error, file=sys.stderr)
         return 2
@@ -58,11 +62,12 @@ def command_fetch(args) -> int:
 
 
 def command_check(args) -> int:
-    from workbook import data
+    """Check a dataset folder (`check`)."""
+    from workbook.dataset_check import check_dataset
 
     try:
-        report = data.check_dataset(Path(args.dir) if args.dir else None)
-    except data.DataError as error:
+        report = check_dataset(Path(args.dir) if args.dir else None)
+    except DataError as error:
         print(error, file=sys.stderr)
         return 2
     print(report)
@@ -70,9 +75,12 @@ def command_check(args) -> int:
 
 
 def command_doctor(args) -> int:
-    import keras
+    """Print versions, device, dataset and weights, with advice (`doctor`).
 
-    from workbook import backend, data, models
+    Long: one check after another, each with its advice.
+    """
+    from workbook import backend, imagenet
+    from workbook.backend import keras
 
     advice, dataset_ok = [], False
     print(f"Python      {platform.python_version()}")
@@ -81,17 +89,14 @@ def command_doctor(args) -> int:
     print(f"Device      {'GPU: ' + ', '.join(gpus) if gpus else 'CPU only (no GPU found)'}")
     if not gpus:
         advice.append("No GPU: fine for the smoke profile and notebooks 01-03; notebook 04's full fit takes 12-25 min.")
-    root = data.dataset_dir()
+    root = settings.dataset_dir()
     if not root.is_dir():
         print(f"Dataset     missing at {root}")
         advice.append("Get the dataset: `make fetch` (or set WORKBOOK_DATA to a copy).")
     else:
-        problems = data.verify(root)
-        state = (
-            "verified against workbook/manifest"
-            if not problems
-            else f"{len(problems)} files differ from workbook/manifest"
-        )
+        problems = dataset.verify(root)
+        manifest = "workbook/manifest"
+        state = f"verified against {manifest}" if not problems else f"{len(problems)} files differ from {manifest}"
         print(f"Dataset     {root}: {state}")
         dataset_ok = not problems
         if problems:
@@ -99,9 +104,9 @@ def command_doctor(args) -> int:
                 "The dataset differs from the pinned version (first: " + problems[0] + "). "
                 "Run `python -m workbook check` for bad files, or delete the folder and `make fetch`."
             )
-    for name, cached in models.weights_status().items():
-        print(f"Weights     {name}: {'cached' if cached else 'not cached'} in {models.keras_cache()}")
-    if not all(models.weights_status().values()):
+    for name, cached in imagenet.weights_status().items():
+        print(f"Weights     {name}: {'cached' if cached else 'not cached'} in {imagenet.keras_cache()}")
+    if not all(imagenet.weights_status().values()):
         advice.append(
             "ImageNet files not cached: they download on first use, or fetch them ahead with "
             "`python -m workbook fetch --weights` (offline classrooms: see docs/instructors.md)."
@@ -111,6 +116,7 @@ def command_doctor(args) -> int:
 
 
 def command_serve(args) -> int:
+    """Serve an exported ONNX model on a local web page and endpoint (`serve`)."""
     from workbook import service  # onnxruntime, FastAPI and Pillow: no Keras, no TensorFlow
 
     if not args.model.is_file():
@@ -121,6 +127,10 @@ def command_serve(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: parse the arguments, run the command, return the exit status.
+
+    Long: the table of commands and their options.
+    """
     parser = argparse.ArgumentParser(prog="python -m workbook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 

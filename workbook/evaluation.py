@@ -5,9 +5,9 @@ Notebook 12 (`12_using_the_model.ipynb`) introduces these helpers.
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
+from workbook.backend import keras
 from workbook.errors import ArgumentError
 
 

@@ -7,8 +7,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbook import run
+from workbook import run, text
 from workbook.errors import ArgumentError
+from workbook.run_folder import metrics_files, read, stem_of
 
 GATES_FILE = Path(__file__).with_name("gates.json")
 
@@ -49,7 +50,7 @@ def check(run_folder: Path | str, gates: list[dict] | None = None) -> list[GateR
     folder = Path(run_folder).expanduser()
     if not folder.is_dir():
         raise ArgumentError(f"No run folder {folder}: give a folder `python -m workbook run` wrote (runs/<name>/)")
-    if not any(folder.glob("*.metrics.json")):
+    if not metrics_files(folder):
         raise ArgumentError(
             f"{folder} holds no *.metrics.json: give a folder `python -m workbook run` wrote (runs/<name>/)"
         )
@@ -58,11 +59,11 @@ def check(run_folder: Path | str, gates: list[dict] | None = None) -> list[GateR
 
 def check_gate(gate: dict, folder: Path) -> GateResult:
     """One gate against its notebook's metrics file in `folder`."""
-    found = sorted(folder.glob(f"{gate['notebook']}_*.metrics.json"))
+    found = metrics_files(folder, gate["notebook"])
     if not found:
         return GateResult(gate["notebook"], gate["name"], gate["minimum"], "not run")
-    stem = found[0].name.removesuffix(".metrics.json")
-    recorded = run.read_metrics(found[0])
+    stem = stem_of(found[0])
+    recorded = read(found[0])
     parameters = {**_defaults(stem), **recorded.get("parameters", {})}
     weights = parameters.get("WEIGHTS", "imagenet")
     if weights is None:
@@ -124,8 +125,6 @@ def report(results: list[GateResult], run_folder: Path | str) -> str:
     """The lines `python -m workbook gates` prints: a heading, one line per gate, and the count of each status."""
     counts = Counter(result.status for result in results)
     lines = [f"Accuracy gates for {run_folder} (minimums in {GATES_FILE}):", ""]
-    rows = [result.columns() for result in results]
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3] for row in rows]
+    lines += text.table([result.columns() for result in results])
     lines += ["", ", ".join(f"{count} {status}" for status, count in counts.items())]
     return "\n".join(lines)

@@ -5,17 +5,18 @@
   one line on stdout once the work is done, so executed copies hold no widget and no stderr;
 - in a terminal: tqdm's usual bar, redrawn in place on one line.
 
-`training.embed` (notebook 05) and the dataset download use it.
+`embeddings.embed` (notebook 05) and the dataset download use it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import io
-import os
 import sys
 
 from tqdm import std
+
+from workbook import settings
 
 
 class FinishedLine(std.tqdm):
@@ -41,11 +42,8 @@ def in_kernel() -> bool:
 
 def kind() -> str:
     """'widget', 'line' or 'terminal': which bar `bar` makes here."""
-    from workbook import session
-
     if in_kernel():
-        headless = bool(os.environ.get(session.METRICS_ENV))  # set by `python -m workbook run` for its kernels
-        return "line" if headless or importlib.util.find_spec("ipywidgets") is None else "widget"
+        return "line" if settings.headless() or importlib.util.find_spec("ipywidgets") is None else "widget"
     return "terminal" if sys.stderr.isatty() else "line"
 
 

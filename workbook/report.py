@@ -71,7 +71,7 @@ def _link(out: Path, name: str, text: str) -> str:
 
 
 def _summary_row(out: Path, result) -> str:
-    flat = ", ".join(f"{name}={value}" for name, value in result.metrics.items() if not isinstance(value, dict))
+    flat = ", ".join(f"{name}={value}" for name, value in result.flat().items())
     status = f'<td class="failed">{result.status}</td>' if result.error else _cell(result.status)
     notebook = _link(out, f"{result.notebook}.html", result.notebook)
     return f"<tr><td>{notebook}</td>{status}{_cell(f'{result.seconds:.1f}')}{_cell(flat or '-')}</tr>"
@@ -86,10 +86,10 @@ def _section(out: Path, result) -> str:
         parts.append(f'<pre class="failed">{html.escape(result.error)}</pre>')
     shown = ", ".join(f"{name} = {value!r}" for name, value in result.parameters.items())
     parts.append(f"<p>Parameters: <code>{html.escape(shown or 'as stored')}</code></p>")
-    flat = [[name, value] for name, value in result.metrics.items() if not isinstance(value, dict)]
+    flat = [[name, value] for name, value in result.flat().items()]
     if flat:
         parts.append(_table(["metric", "value"], flat))
-    nested = {name: value for name, value in result.metrics.items() if isinstance(value, dict)}
+    nested = result.nested()
     if nested:
         columns = list(dict.fromkeys(key for row in nested.values() for key in row))
         rows = [[name, *(row.get(column, "") for column in columns)] for name, row in nested.items()]

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import ast
-import json
 import os
 import platform
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from workbook import data, report, session
+from workbook import report, run_folder, settings, text
+from workbook.dataset_check import MIN_IMAGE_SIZE
 from workbook.errors import WorkbookError
+from workbook.files import write_json
+from workbook.run_folder import Result
 
-NOTEBOOKS_DIR = data.REPO_ROOT / "notebooks"
+NOTEBOOKS_DIR = settings.REPO_ROOT / "notebooks"
 
 # Values a profile sets; a notebook receives only the names its parameters cell declares.
 PROFILES: dict[str, dict] = {
@@ -25,18 +26,6 @@ PROFILES: dict[str, dict] = {
 
 class RunError(WorkbookError, RuntimeError):
     """The run cannot start; the message says why and what to do."""
-
-
-@dataclass
-class Result:
-    """What one executed notebook produced."""
-
-    notebook: str
-    status: str
-    seconds: float
-    parameters: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    error: str | None = None
 
 
 def select_notebooks(selection: list[str] | None = None) -> list[Path]:
@@ -92,10 +81,10 @@ def _weights(value) -> str | None:
     return "must be 'imagenet', None (random weights) or the path of an existing weights file"
 
 
-# The shared parameters (DESIGN.md section 4) and what each accepts.
+# The parameters every notebook shares (README, "Parameters") and what each accepts.
 CHECKS = {
     "WEIGHTS": _weights,
-    "IMAGE_SIZE": _whole(data.MIN_IMAGE_SIZE),
+    "IMAGE_SIZE": _whole(MIN_IMAGE_SIZE),
     "BATCH_SIZE": _whole(1),
     "EPOCHS": _whole(1),
     "MAX_BATCHES": _whole(1, none_allowed=True),
@@ -114,36 +103,30 @@ def check_parameters(values: dict) -> None:
         raise RunError("Parameters no notebook can run with:\n" + "\n".join(problems))
 
 
-def read_metrics(path: Path) -> dict:
-    """The metrics a notebook recorded; {} when there are none or the file is damaged (a killed kernel)."""
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return metrics if isinstance(metrics, dict) else {}
-
-
 def preflight(notebooks: list[Path], profile: str, overrides: dict | None) -> None:
     """Get the dataset and, where a notebook uses them, the ImageNet weights before any notebook starts."""
-    from workbook import models
+    from workbook import dataset, imagenet
 
-    data.find_dataset(download=True)
+    dataset.find_dataset(download=True)
     if any(
         {**declared_parameters(notebook), **parameters_for(notebook, profile, overrides)}.get("WEIGHTS") == "imagenet"
         for notebook in notebooks
     ):
-        models.fetch_weights()
+        imagenet.fetch_weights()
 
 
 def execute(notebook: Path, out_dir: Path, profile: str, overrides: dict | None = None) -> Result:
-    """Run one notebook into `out_dir`, with its metrics file beside it."""
+    """Run one notebook into `out_dir`, with its metrics file beside it.
+
+    Long: one try/except/finally around papermill, whose parts must stay together.
+    """
     import papermill
 
     parameters = parameters_for(notebook, profile, overrides)
-    metrics_path = out_dir / f"{notebook.stem}.metrics.json"
+    metrics_path = run_folder.metrics_path(out_dir, notebook.stem)
     metrics_path.unlink(missing_ok=True)
-    os.environ[session.METRICS_ENV] = str(metrics_path)
-    os.environ[session.PROFILE_ENV] = profile
+    os.environ[settings.METRICS_ENV] = str(metrics_path)
+    os.environ[settings.PROFILE_ENV] = profile
     started = time.perf_counter()
     error = None
     try:
@@ -163,43 +146,41 @@ def execute(notebook: Path, out_dir: Path, profile: str, overrides: dict | None 
     except Exception as failure:  # the kernel died (out of memory, killed): record it, run the next notebook
         error = f"{type(failure).__name__}: {failure}"
     finally:
-        del os.environ[session.METRICS_ENV], os.environ[session.PROFILE_ENV]
+        del os.environ[settings.METRICS_ENV], os.environ[settings.PROFILE_ENV]
     result = Result(
         notebook.stem,
         "failed" if error else "ok",
         round(time.perf_counter() - started, 1),
         parameters,
-        read_metrics(metrics_path),
+        run_folder.read(metrics_path),
         error,
     )
-    session.write_json(metrics_path, {"profile": profile, **result.__dict__})
+    run_folder.write_result(metrics_path, profile, result)
     return result
 
 
 def summary_table(results: list[Result]) -> str:
     """A plain-text table: notebook, status, seconds, and its recorded metrics (a dict value gets its own line)."""
-    rows, details = [("notebook", "status", "seconds", "metrics")], [[]]
-    for result in results:
-        flat = {name: value for name, value in result.metrics.items() if not isinstance(value, dict)}
-        nested = {name: value for name, value in result.metrics.items() if isinstance(value, dict)}
-        shown = ", ".join(f"{name}={value}" for name, value in flat.items())
-        rows.append((result.notebook, result.status, f"{result.seconds:.1f}", shown or "-"))
-        details.append([f"{name}: " + ", ".join(f"{k}={v}" for k, v in row.items()) for name, row in nested.items()])
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    indent = " " * (sum(widths) + 6)
-    lines = []
-    for row, extra in zip(rows, details):
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3])
-        lines += [indent + line for line in extra]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    rows = [("notebook", "status", "seconds", "metrics")]
+    rows += [
+        (result.notebook, result.status, f"{result.seconds:.1f}", _pairs(result.flat()) or "-") for result in results
+    ]
+    lines = text.table(rows)
+    indent = " " * (len(lines[0]) - len("metrics"))
+    out = [lines[0], "-" * len(lines[0])]
+    for line, result in zip(lines[1:], results):
+        out += [line] + [f"{indent}{name}: {_pairs(row)}" for name, row in result.nested().items()]
+    return "\n".join(out)
+
+
+def _pairs(values: dict) -> str:
+    return ", ".join(f"{name}={value}" for name, value in values.items())
 
 
 def device() -> dict:
     """What the notebooks run on: Keras, its backend, the GPUs it sees (none: the CPU) and the CPU's cores."""
-    import keras
-
     from workbook import backend
+    from workbook.backend import keras
 
     return {
         "keras": keras.__version__,
@@ -221,18 +202,8 @@ def require_gpu(found: dict) -> None:
         )
 
 
-def run(
-    profile: str = "full",
-    selection: list[str] | None = None,
-    out: Path | None = None,
-    overrides: dict | None = None,
-    gpu: bool = False,
-) -> list[Result]:
-    """Execute the selected notebooks under `profile`; print progress and the summary table.
-
-    The run folder's `device.json` says what they ran on. With `gpu`, stop unless the backend sees a GPU.
-    """
-    notebooks = select_notebooks(selection)
+def validated(notebooks: list[Path], profile: str, overrides: dict | None) -> dict | None:
+    """The overrides with a local WEIGHTS file made absolute; RunError for values or names no notebook takes."""
     weights = (overrides or {}).get("WEIGHTS")
     if isinstance(weights, str) and Path(weights).expanduser().is_file():  # named from where the command runs
         overrides = {**overrides, "WEIGHTS": str(Path(weights).expanduser().resolve())}
@@ -245,28 +216,17 @@ def run(
         raise RunError(
             f"No selected notebook has a parameter {', '.join(unknown)}; they have {', '.join(sorted(declared))}"
         )
-    os.environ.pop("MPLBACKEND", None)  # a non-inline backend drops figures from executed notebooks
-    data.make_paths_absolute()  # kernels run in notebooks/: a relative path would point elsewhere there
-    found = device()
-    if gpu:
-        require_gpu(found)
-    preflight(notebooks, profile, overrides)
-    out = Path(out).expanduser().resolve() if out else data.runs_dir() / f"{profile}-{datetime.now():%Y%m%d-%H%M%S}"
-    out.mkdir(parents=True, exist_ok=True)
-    session.write_json(out / "device.json", found)  # now, so an interrupted run still says what it ran on
+    return overrides
+
+
+def device_line(found: dict) -> str:
+    """Where the notebooks run, in one line: the GPUs or the CPU's cores, and Keras on its backend."""
     where = ", ".join(found["gpus"]) or f"CPU ({found['cpu_cores']} cores)"
-    where += f"; Keras {found['keras']} on {found['backend']}"
-    print(f"Running on {where}", flush=True)
-    results = []
-    for number, notebook in enumerate(notebooks, start=1):
-        print(f"[{number}/{len(notebooks)}] {notebook.stem} ({profile} profile)", flush=True)
-        result = execute(notebook, out, profile, overrides)
-        if result.error:
-            print(f"    failed: {result.error}", flush=True)
-        results.append(result)
-    session.write_json(
-        out / "device.json", {**found, "seconds": {result.notebook: result.seconds for result in results}}
-    )
+    return where + f"; Keras {found['keras']} on {found['backend']}"
+
+
+def write_outputs(out: Path, results: list[Result], profile: str, overrides: dict | None, where: str) -> str:
+    """Write summary.txt and the pages (index.html), print where they are, and return the summary."""
     table = f"Device: {where}\n\n" + summary_table(results)
     if profile == "smoke" or (overrides or {}).get("WEIGHTS", "imagenet") is None:
         table += "\n\n" + report.random_note(results)
@@ -274,4 +234,48 @@ def run(
     index = report.write(out, results, profile, NOTEBOOKS_DIR, device=where)
     print(f"\nExecuted notebooks and metrics are in {out}\n\n{table}")
     print(f"\nPages to present or share (no kernel needed): {index}")
+    return table
+
+
+def run(
+    profile: str = "full",
+    selection: list[str] | None = None,
+    out: Path | None = None,
+    overrides: dict | None = None,
+    gpu: bool = False,
+) -> list[Result]:
+    """Execute the selected notebooks under `profile`; print progress and the summary table.
+
+    The run folder's `device.json` says what they ran on. With `gpu`, stop unless the backend sees a GPU.
+
+    Args:
+        profile: "full" (the course settings) or "smoke" (a quick check with random weights).
+        selection: notebook numbers or stems; every notebook when empty.
+        out: the run folder; a new one under runs/ when None.
+        overrides: parameter values for every notebook that declares them.
+        gpu: stop unless the backend sees a GPU.
+
+    Returns:
+        One `Result` per notebook.
+    """
+    notebooks = select_notebooks(selection)
+    overrides = validated(notebooks, profile, overrides)
+    os.environ.pop("MPLBACKEND", None)  # a non-inline backend drops figures from executed notebooks
+    settings.make_paths_absolute()  # kernels run in notebooks/: a relative path would point elsewhere there
+    found = device()
+    if gpu:
+        require_gpu(found)
+    preflight(notebooks, profile, overrides)
+    out = Path(out).expanduser().resolve() if out else settings.runs_dir() / f"{profile}-{datetime.now():%Y%m%d-%H%M%S}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "device.json", found)  # now, so an interrupted run still says what it ran on
+    print(f"Running on {device_line(found)}", flush=True)
+    results = []
+    for number, notebook in enumerate(notebooks, start=1):
+        print(f"[{number}/{len(notebooks)}] {notebook.stem} ({profile} profile)", flush=True)
+        results.append(execute(notebook, out, profile, overrides))
+        if results[-1].error:
+            print(f"    failed: {results[-1].error}", flush=True)
+    write_json(out / "device.json", {**found, "seconds": {result.notebook: result.seconds for result in results}})
+    write_outputs(out, results, profile, overrides, device_line(found))
     return results

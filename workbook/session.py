@@ -5,24 +5,22 @@ Notebook 01 (`01_images_as_arrays.ipynb`) introduces these calls.
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import shutil
 import warnings
 from datetime import datetime
 from pathlib import Path
 
-METRICS_ENV = "WORKBOOK_METRICS"  # set by `python -m workbook run` for each notebook
-PROFILE_ENV = "WORKBOOK_PROFILE"
+from workbook import run_folder, settings
+from workbook.settings import METRICS_ENV, PROFILE_ENV  # noqa: F401  (their home is settings)
 
 
 def setup() -> None:
     """Print versions and the device, and set plotting defaults."""
-    import keras
     import matplotlib.pyplot as plt
 
     from workbook import backend
+    from workbook.backend import keras
 
     plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 80, "axes.grid": False})
     # Keras 3.15 warns on every fit with a tf.data dataset that its default shuffle=True is ignored.
@@ -43,14 +41,12 @@ def output_dir(name: str) -> Path:
     Under `python -m workbook run` it is `<run folder>/<name>/`, emptied if an earlier run into the
     same folder left files; otherwise a new `runs/<name>-<date>-<time>/` (runs/ or $WORKBOOK_RUNS).
     """
-    from workbook import data
-
-    metrics = os.environ.get(METRICS_ENV)
+    metrics = settings.metrics_file()
     if metrics:
-        folder = Path(metrics).parent / name
+        folder = metrics.parent / name
         shutil.rmtree(folder, ignore_errors=True)
     else:
-        stem = data.runs_dir() / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+        stem = settings.runs_dir() / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
         folder, count = stem, 1
         while folder.exists():
             count += 1
@@ -66,11 +62,11 @@ def start(
     seed: int = 1, weights: str | None = NO_WEIGHTS, max_batches: int | None = None, epochs: int | None = None
 ) -> None:
     """Seed every random generator and say plainly whether this is a real run or a smoke run."""
-    import keras
+    from workbook.backend import keras
 
     keras.utils.set_random_seed(seed)
     shrunk = []
-    if os.environ.get(PROFILE_ENV) == "smoke":
+    if settings.profile() == "smoke":
         shrunk.append("smoke profile settings")
     if weights is None:
         shrunk.append("random weights instead of ImageNet's")
@@ -89,30 +85,14 @@ def start(
     print(banner)
 
 
-def _plain(value):
-    """numpy scalars as Python numbers, inside dicts too, so they can be written as JSON."""
-    if isinstance(value, dict):
-        return {name: _plain(item) for name, item in value.items()}
-    return value.item() if hasattr(value, "item") else value
-
-
 def record_metrics(**metrics) -> dict:
     """Store this notebook's key numbers for `python -m workbook run`'s summary, and return them.
 
-    A value may be a dict (for example per configuration of a sweep: `training.results`).
+    Args:
+        **metrics: name and value; a value may be a dict (for example per configuration of a
+            sweep: `training.results`).
+
+    Returns:
+        The metrics as plain JSON values (numpy numbers become Python numbers).
     """
-    metrics = _plain(metrics)
-    path = os.environ.get(METRICS_ENV)
-    if path:
-        write_json(Path(path), metrics)
-    return metrics
-
-
-def write_json(path: Path, value) -> None:
-    """Write `value` as JSON under a temporary name, then rename: a reader never sees half a file."""
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    try:
-        partial.write_text(json.dumps(value, indent=2, default=str), encoding="utf-8")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    return run_folder.record(metrics)
