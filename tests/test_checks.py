@@ -81,9 +81,9 @@ def test_quiz_feedback_explains_each_choice(notebook, capsys):
         for letter, choice in zip("abcde", question.choices):
             feedback = loaded.answer(question.key, letter)
             assert feedback.status == ("correct" if choice.correct else "wrong")
-            assert choice.feedback in feedback.message and len(choice.feedback) > 20
+            assert choice.feedback in feedback.message and len(choice.feedback) > 10
     loaded.show()  # no Jupyter kernel here: the questions as text
-    assert 'checks.answer("1", "a")' in capsys.readouterr().out or "answer(" in capsys.readouterr().out
+    assert f'answer("{next(iter(loaded.questions))}", "a")' in capsys.readouterr().out
 
 
 def test_unknown_keys_and_bad_answers_say_what_to_do():
