@@ -74,6 +74,7 @@ class Exercise:
     tolerance: float = 0.0  # relative, for numbers; 0 means exact
     options: dict[str, str] = field(default_factory=dict)  # a choice exercise: key -> text
     needs: str = ""  # "imagenet": the truth needs ImageNet weights, checked only with them
+    context: str = ""  # the keyword arguments the notebook's check cell passes, e.g. "model=model"
 
     def tolerance_text(self) -> str:
         if self.options:

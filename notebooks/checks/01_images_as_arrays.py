@@ -67,6 +67,7 @@ EXERCISES = (
     Exercise(
         "1",
         "the shape of `batch` (a tuple)",
+        context="image_size=IMAGE_SIZE",
         truth=lambda image_size: (1, image_size, image_size, 3),
         solution=lambda image_size: np.expand_dims(np.array(_load("t-shirt", image_size)), axis=0).shape,
         hint="one image, resized to IMAGE_SIZE by IMAGE_SIZE, with its channels, in a batch of one.",
@@ -78,6 +79,7 @@ EXERCISES = (
     Exercise(
         "2",
         "the width-to-height ratio of the resized pants image (a number)",
+        context="image_size=IMAGE_SIZE",
         truth=lambda image_size: image_size / image_size,
         solution=lambda image_size: _load("pants", image_size).width / _load("pants", image_size).height,
         hint="target_size sets the width and the height of the result; divide one by the other.",
@@ -87,6 +89,7 @@ EXERCISES = (
     Exercise(
         "3",
         "the shape of `np.array(...)` of the photo loaded with `color_mode=\"grayscale\"` and `target_size=(IMAGE_SIZE, IMAGE_SIZE)`",
+        context="image_size=IMAGE_SIZE",
         truth=lambda image_size: (image_size, image_size),
         solution=lambda image_size: np.array(_load("t-shirt", image_size, color_mode="grayscale")).shape,
         hint="a grayscale image has one value per pixel; check how many axes NumPy gives it.",

@@ -66,6 +66,7 @@ EXERCISES = (
     Exercise(
         "1a",
         "`model.count_params()` with random weights at 150 px (a whole number)",
+        context="model=model",
         truth=lambda model: model.count_params(),
         solution=lambda: _xception(150).count_params(),
         hint="convolutions and global pooling have the same weights at any image size; compare with the count the notebook printed.",
@@ -74,6 +75,7 @@ EXERCISES = (
     Exercise(
         "1b",
         "`model.output_shape` at 150 px (a tuple, None for the batch axis)",
+        context="model=model",
         truth=lambda model: model.output_shape,
         solution=lambda: _xception(150).output_shape,
         hint="the top ends in one probability per ImageNet class, after the batch axis.",

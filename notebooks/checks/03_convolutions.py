@@ -110,6 +110,7 @@ EXERCISES = (
     Exercise(
         "3",
         "the probabilities after adding 100 to every logit (an array)",
+        context="logits=logits",
         truth=lambda logits: _softmax(logits),
         solution=lambda logits: _keras_softmax(np.asarray(logits) + 100),
         hint="softmax depends only on the differences between logits.",

@@ -95,6 +95,7 @@ EXERCISES = (
     Exercise(
         "3a",
         "the number of trainable weights without `base_model.trainable = False` (a whole number)",
+        context="model=model",
         truth=_all_but_statistics,
         solution=_unfrozen_count,
         hint="every weight of the base and the head trains, except what gradients never touch.",
@@ -106,6 +107,7 @@ EXERCISES = (
     Exercise(
         "3b",
         "the number of batches in a full training epoch (a whole number)",
+        context="batch_size=BATCH_SIZE",
         truth=lambda batch_size: math.ceil(len(_split_files("train")) / batch_size),
         solution=_batches,
         hint="divide the training images by the batch size; the remainder makes one more batch.",

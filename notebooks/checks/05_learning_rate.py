@@ -89,6 +89,7 @@ EXERCISES = (
     Exercise(
         "1a",
         "how far SGD moves the weight whose gradient is 1000 (a number)",
+        context="learning_rate=0.01",
         truth=lambda learning_rate: learning_rate * 1000,
         solution=_sgd,
         hint="plain gradient descent moves a weight by the rate times its gradient.",
@@ -98,6 +99,7 @@ EXERCISES = (
     Exercise(
         "1b",
         "how far Adam moves the weight whose gradient is 0.001 (a number)",
+        context="learning_rate=0.01",
         truth=lambda learning_rate: _adam_first_step(0.001, learning_rate),
         solution=_adam,
         hint="Adam divides by the size of the gradient; only its tiny epsilon makes a difference.",
@@ -107,6 +109,7 @@ EXERCISES = (
     Exercise(
         "4",
         "the number of updates per epoch with `batch_size=128` (a whole number)",
+        context="train_size=len(train.vectors)",
         truth=lambda train_size: math.ceil(train_size / 128),
         solution=_updates,
         hint="one update per batch, and the last, smaller batch counts.",

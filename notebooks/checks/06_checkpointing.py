@@ -96,6 +96,7 @@ EXERCISES = (
     Exercise(
         "1",
         "how many files `ModelCheckpoint` writes with `save_best_only=False` (a whole number)",
+        context="history=history.history",
         truth=lambda history: len(history["val_accuracy"]),
         solution=_files_written,
         hint="without save_best_only, the callback does not compare epochs at all.",
@@ -104,6 +105,7 @@ EXERCISES = (
     Exercise(
         "2",
         'the epochs saved with `monitor="val_loss", mode="min"` (a list of epoch numbers, from 1)',
+        context="history=history.history",
         truth=lambda history: _improving(history["val_loss"], "min"),
         solution=_saved_by_loop,
         hint="list the epochs whose validation loss is lower than at every earlier epoch, the first included.",

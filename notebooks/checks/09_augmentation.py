@@ -69,6 +69,7 @@ EXERCISES = (
     Exercise(
         "3",
         "how many epochs each cached view is used in, with `VIEWS` views and `EPOCHS` epochs (a number)",
+        context="epochs=EPOCHS, views=VIEWS",
         truth=lambda epochs, views: epochs / views,
         solution=lambda epochs, views: len(range(epochs)) / len(range(views)),
         hint="the epochs go round the views in turn.",

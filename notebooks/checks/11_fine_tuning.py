@@ -109,6 +109,7 @@ EXERCISES = (
     Exercise(
         "3",
         "the number of weights `tuned.model` trains (a whole number)",
+        context="model=tuned.model",
         truth=_trained,
         solution=lambda model: sum(int(np.prod(w.shape)) for w in model.trainable_weights),
         hint="block 14's two separable convolutions (depthwise and pointwise kernels) and the head's dense layers.",
@@ -120,6 +121,7 @@ EXERCISES = (
     Exercise(
         "3b",
         "how many weights freezing block 14's BatchNormalization layers keeps out of training (a whole number)",
+        context="model=tuned.model",
         truth=_batch_norm_weights,
         solution=lambda model: _gamma_and_beta(model),
         hint="a BatchNormalization layer learns a scale and a shift per channel; its moving statistics are not trained weights.",

@@ -61,6 +61,7 @@ EXERCISES = (
     Exercise(
         "1",
         'which numbers trade places for `matrix.T`: "a" precision and recall, "b" recall and F1, "c" none',
+        context="matrix=matrix",
         truth=_swapped,
         solution=lambda: "a",
         hint="a row of the matrix is a true class, a column a predicted one: which metric divides by which?",
