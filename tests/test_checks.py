@@ -107,3 +107,40 @@ def test_summary_and_checked_read_saved_outputs(tmp_path, capsys):
     (tmp_path / "01_images_as_arrays.ipynb").write_text(json.dumps(notebook))
     report = checks.checked(tmp_path)
     assert report.startswith("01_images_as_arrays.ipynb: 1 of") and "exercise 4" in report and "quiz 1" not in report
+
+
+# Numbers SOLUTIONS.md states, as the checks compute them: (notebook, exercise, how SOLUTIONS.md writes the truth).
+SOLUTION_NUMBERS = [
+    ("03", "1", lambda truth: str(tuple(truth))),
+    ("03", "4a", lambda truth: f"{truth:,}"),
+    ("03", "4b", lambda truth: f"{truth:,}"),
+    ("03", "5", lambda truth: str(truth.tolist())),
+    ("04", "3a", lambda truth: f"{truth - 20_490:,} of the base's weights train, plus the head's 20,490"),
+    ("04", "5", lambda truth: f"{truth:.3f}"),
+    ("07", "1", lambda truth: "{:,} for 1 unit, {:,} for 2 and {:,} for 5".format(*truth)),
+    ("07", "4", lambda truth: f"{truth:,} in all"),
+    ("08", "1a", lambda truth: f"multiplied by {truth:.0f}"),
+    ("11", "3", lambda truth: f"{truth:,}: block 14"),
+]
+
+
+@pytest.mark.parametrize("notebook, key, written", SOLUTION_NUMBERS, ids=[f"{n}-{k}" for n, k, _ in SOLUTION_NUMBERS])
+def test_solutions_md_agrees_with_the_checks(notebook, key, written, contexts):
+    context = contexts.setdefault(notebook, context_of(notebook))
+    truth = checks.call(checks.load(notebook).exercises[key].truth, context)
+    assert written(truth) in (checks.CHECKS_DIR.parent / "SOLUTIONS.md").read_text(encoding="utf-8")
+
+
+def test_notebooks_hold_the_cells_of_their_check_files(capsys):
+    """add_cells.py --check: every notebook with a check file has its cells, as the script makes them."""
+    spec = __import__("importlib.util").util.spec_from_file_location("add_cells", checks.CHECKS_DIR / "add_cells.py")
+    add_cells = __import__("importlib.util").util.module_from_spec(spec)
+    spec.loader.exec_module(add_cells)
+    assert add_cells.main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_checked_command(tmp_path, capsys):
+    from workbook.__main__ import main
+
+    assert main(["checked", str(tmp_path / "missing")]) == 2
+    assert "not a folder" in capsys.readouterr().err

@@ -51,7 +51,7 @@ def exercise_cells(exercise: checks.Exercise) -> list:
     sentence = f"Exercise {exercise.key}: {exercise.prompt}."
     if exercise.options:
         sentence += " Answer with the letter."
-    code = f"{variable} = None  # your answer\nchecker.check({arguments})"
+    code = f"{variable} = None  # your answer\nchecker.check({arguments});"
     return [tagged(nbformat.v4.new_markdown_cell(sentence)), tagged(nbformat.v4.new_code_cell(code))]
 
 
