@@ -144,3 +144,14 @@ def test_checked_command(tmp_path, capsys):
 
     assert main(["checked", str(tmp_path / "missing")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_a_check_that_needs_imagenet_does_not_grade_random_weights(capsys):
+    exercise = checks.Exercise(
+        "9", "a label", truth=lambda predictions: "jersey", solution=lambda: "jersey", hint="look at the top label."
+    )
+    needs = checks.Exercise(**{**exercise.__dict__, "needs": "imagenet"})
+    loaded = checks.Checks("02", [], [needs])
+    skipped = loaded.check("9", "jersey", predictions=None, weights=None)
+    assert skipped.status == "unanswered" and "ImageNet weights" in skipped.message
+    assert loaded.check("9", "jersey", predictions=None, weights="imagenet").status == "correct"
