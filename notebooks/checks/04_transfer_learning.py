@@ -77,17 +77,23 @@ def _share(split, class_name="t-shirt"):
 
 
 def _batches(batch_size):
+    """What a student writes: the training files Keras lists, divided into batches (the last one smaller)."""
     from workbook import data
     from workbook.backend import keras
 
-    return len(keras.utils.image_dataset_from_directory(data.find_dataset(download=False) / "train", batch_size=batch_size, verbose=False))
+    train_ds = keras.utils.image_dataset_from_directory(
+        data.find_dataset(download=False) / "train", batch_size=batch_size, verbose=False, format=data.FORMAT
+    )
+    return math.ceil(len(train_ds.file_paths) / batch_size)
 
 
 def _guess_t_shirt():
     from workbook import data
     from workbook.backend import keras
 
-    paths = keras.utils.image_dataset_from_directory(data.find_dataset(download=False) / "validation", verbose=False).file_paths
+    paths = keras.utils.image_dataset_from_directory(
+        data.find_dataset(download=False) / "validation", verbose=False, format=data.FORMAT
+    ).file_paths
     return np.mean(["t-shirt" in path.split("/")[-2] for path in paths])
 
 
