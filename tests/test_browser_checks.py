@@ -63,7 +63,11 @@ def test_quiz_feedback_changes_from_the_misconception_to_correct(page):
         quiz.get_by_text(labelled[choice], exact=True).click()
         quiz.get_by_role("button", name="Check").click()
         output = quiz.locator(".jp-OutputArea-output")
-        wait_for(lambda: choice.feedback in output.inner_text(), 30, f"the feedback on {choice.text!r}")
+        wait_for(
+            lambda shown=choice.feedback, area=output: shown in area.inner_text(),
+            30,
+            f"the feedback on {choice.text!r}",
+        )
         assert output.inner_text().count("\n") <= 2 and expected in output.inner_text()
 
 
@@ -71,11 +75,14 @@ def test_exercise_check_fails_with_its_hint_then_passes(page):
     cell = page.locator(".jp-CodeCell").nth(1)
     exercise = checks.load("07").exercises["4"]
     truth = checks.call(exercise.truth, {})
-    for answer, expected in ((checks.call(exercise.mistakes[0].answer, {}), exercise.mistakes[0].hint), (truth, "correct")):
+    for answer, expected in (
+        (checks.call(exercise.mistakes[0].answer, {}), exercise.mistakes[0].hint),
+        (truth, "correct"),
+    ):
         cell.locator(".cm-content").click()
         page.keyboard.press("Control+a")
         page.keyboard.type(f'answer_4 = {answer}\nchecker.check("4", answer_4);')
         page.keyboard.press("Shift+Enter")
         output = cell.locator(".jp-OutputArea-output")
-        wait_for(lambda: expected in output.inner_text(), 60, f"the check's answer to {answer}")
+        wait_for(lambda shown=expected, area=output: shown in area.inner_text(), 60, f"the check's answer to {answer}")
         assert str(truth) not in output.inner_text().replace(",", "")

@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     checked_parser = commands.add_parser(
         "checked", help="per notebook, the check-yourself checks that pass in a folder of saved notebooks (not run)"
     )
-    checked_parser.add_argument("folder", nargs="?", default="notebooks", help="folder of saved notebooks (default: notebooks)")
+    checked_parser.add_argument(
+        "folder", nargs="?", default="notebooks", help="folder of saved notebooks (default: notebooks)"
+    )
     checked_parser.set_defaults(handler=command_checked)
 
     doctor_parser = commands.add_parser("doctor", help="versions, device, dataset and weights, with advice")

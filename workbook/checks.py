@@ -63,7 +63,10 @@ class Mistake:
 
 @dataclass(frozen=True)
 class Exercise:
-    """A checked exercise: `truth(**context)` recomputes the answer, `solution(**context)` is code a student could write."""
+    """A checked exercise: `truth` recomputes the answer, `solution` is code a student could write.
+
+    Both take the parts of the context they name (`call`), as do the mistakes' answers.
+    """
 
     key: str
     prompt: str
@@ -142,7 +145,9 @@ class Checks:
         if choice is None:
             feedback = Feedback(self.notebook, name, "unanswered", "not answered yet")
         elif str(choice).strip().lower() not in letters:
-            raise ChecksError(f"answer quiz {question.key} with one of the letters {', '.join(letters)}, not {choice!r}")
+            raise ChecksError(
+                f"answer quiz {question.key} with one of the letters {', '.join(letters)}, not {choice!r}"
+            )
         else:
             picked = question.choices[letters.index(str(choice).strip().lower())]
             status = "correct" if picked.correct else "wrong"
@@ -313,7 +318,9 @@ def checked(folder: Path) -> str:
         total = len(checks.questions) + len(checks.exercises)
         results = saved_results(path)
         passed = sorted(key for key, status in results.items() if status == "correct")
-        lines.append(f"{path.name}: {len(passed)} of {total} checks passed" + (f" ({', '.join(passed)})" if passed else ""))
+        lines.append(
+            f"{path.name}: {len(passed)} of {total} checks passed" + (f" ({', '.join(passed)})" if passed else "")
+        )
     if not lines:
         raise ChecksError(f"no notebooks (NN_name.ipynb) in {folder}")
     return "\n".join(lines)

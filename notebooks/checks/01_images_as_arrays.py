@@ -24,16 +24,27 @@ QUIZ = (
         "Which dtype and range do the values of `np.array(img)` have?",
         (
             Choice("uint8, from 0 to 255", "one byte per channel and pixel.", correct=True),
-            Choice("float32, from 0 to 1", "scaling to [0, 1] is a preprocessing step you choose; decoded pixels are whole numbers."),
-            Choice("float32, from -1 to 1", "that is what Xception's preprocess_input makes of them later (notebook 02)."),
+            Choice(
+                "float32, from 0 to 1",
+                "scaling to [0, 1] is a preprocessing step you choose; decoded pixels are whole numbers.",
+            ),
+            Choice(
+                "float32, from -1 to 1", "that is what Xception's preprocess_input makes of them later (notebook 02)."
+            ),
         ),
     ),
     Question(
         "3",
         "What does `target_size=(150, 150)` do to a 400 × 600 photo?",
         (
-            Choice("It stretches it to a square, changing its aspect ratio", "load_img resizes both sides to the target.", correct=True),
-            Choice("It crops the centre square", "cropping is what keep_aspect_ratio=True does; the default stretches."),
+            Choice(
+                "It stretches it to a square, changing its aspect ratio",
+                "load_img resizes both sides to the target.",
+                correct=True,
+            ),
+            Choice(
+                "It crops the centre square", "cropping is what keep_aspect_ratio=True does; the default stretches."
+            ),
             Choice("It pads it with black borders", "load_img never pads; it resizes the whole photo to the target."),
         ),
     ),
@@ -72,7 +83,9 @@ EXERCISES = (
         solution=lambda image_size: np.expand_dims(np.array(_load("t-shirt", image_size)), axis=0).shape,
         hint="one image, resized to IMAGE_SIZE by IMAGE_SIZE, with its channels, in a batch of one.",
         mistakes=(
-            Mistake(lambda image_size: (image_size, image_size, 3), "that is the shape of x: a batch adds an axis in front."),
+            Mistake(
+                lambda image_size: (image_size, image_size, 3), "that is the shape of x: a batch adds an axis in front."
+            ),
             Mistake(lambda image_size: (1, 3, image_size, image_size), "Keras keeps the channels last, not first."),
         ),
     ),
@@ -83,18 +96,22 @@ EXERCISES = (
         truth=lambda image_size: image_size / image_size,
         solution=lambda image_size: _load("pants", image_size).width / _load("pants", image_size).height,
         hint="target_size sets the width and the height of the result; divide one by the other.",
-        mistakes=(Mistake(lambda image_size: _photo_ratio("pants"), "that is the photo's own ratio, before resizing."),),
+        mistakes=(
+            Mistake(lambda image_size: _photo_ratio("pants"), "that is the photo's own ratio, before resizing."),
+        ),
         tolerance=0.01,
     ),
     Exercise(
         "3",
-        "the shape of `np.array(...)` of the photo loaded with `color_mode=\"grayscale\"` and `target_size=(IMAGE_SIZE, IMAGE_SIZE)`",
+        'the shape of `np.array(...)` of the photo loaded with `color_mode="grayscale"` and `target_size=(IMAGE_SIZE, IMAGE_SIZE)`',
         context="image_size=IMAGE_SIZE",
         truth=lambda image_size: (image_size, image_size),
         solution=lambda image_size: np.array(_load("t-shirt", image_size, color_mode="grayscale")).shape,
         hint="a grayscale image has one value per pixel; check how many axes NumPy gives it.",
         mistakes=(
-            Mistake(lambda image_size: (image_size, image_size, 1), "a Pillow image in mode L has no channel axis at all."),
+            Mistake(
+                lambda image_size: (image_size, image_size, 1), "a Pillow image in mode L has no channel axis at all."
+            ),
             Mistake(lambda image_size: (image_size, image_size, 3), "grayscale keeps one value per pixel, not three."),
         ),
     ),

@@ -16,25 +16,45 @@ QUIZ = (
         (
             Choice("-1 and 1", "Xception was trained on pixels scaled to [-1, 1].", correct=True),
             Choice("0 and 1", "dividing by 255 is another network's convention; Xception's is [-1, 1]."),
-            Choice("0 and 255, minus the mean colour", "subtracting ImageNet's mean colour is VGG's and ResNet's preprocessing, not Xception's."),
+            Choice(
+                "0 and 255, minus the mean colour",
+                "subtracting ImageNet's mean colour is VGG's and ResNet's preprocessing, not Xception's.",
+            ),
         ),
     ),
     Question(
         "2",
         "What does `model.predict(X)` return for a batch of one image with the ImageNet top?",
         (
-            Choice("An array of shape (1, 1000) whose rows sum to 1", "one row per image, one probability per ImageNet class.", correct=True),
+            Choice(
+                "An array of shape (1, 1000) whose rows sum to 1",
+                "one row per image, one probability per ImageNet class.",
+                correct=True,
+            ),
             Choice("An array of shape (1000,)", "predict keeps the batch axis, even for one image."),
-            Choice("1000 logits that can be negative", "Xception's ImageNet top ends with a softmax: these are probabilities."),
+            Choice(
+                "1000 logits that can be negative",
+                "Xception's ImageNet top ends with a softmax: these are probabilities.",
+            ),
         ),
     ),
     Question(
         "3",
         "Why not use ImageNet's 1000 labels directly for our 10 clothing classes?",
         (
-            Choice("Its classes are not ours: some of ours have no ImageNet class, and most of its classes are not clothes", "so notebook 04 keeps the features and trains a new top.", correct=True),
-            Choice("The pretrained network is not accurate enough", "its features are good; it is the labels that do not fit, which is why transfer learning keeps the features."),
-            Choice("Our images have the wrong size", "resizing to 299 px solves the size; the labels still do not match our classes."),
+            Choice(
+                "Its classes are not ours: some of ours have no ImageNet class, and most of its classes are not clothes",
+                "so notebook 04 keeps the features and trains a new top.",
+                correct=True,
+            ),
+            Choice(
+                "The pretrained network is not accurate enough",
+                "its features are good; it is the labels that do not fit, which is why transfer learning keeps the features.",
+            ),
+            Choice(
+                "Our images have the wrong size",
+                "resizing to 299 px solves the size; the labels still do not match our classes.",
+            ),
         ),
     ),
 )
@@ -70,7 +90,9 @@ EXERCISES = (
         truth=lambda model: model.count_params(),
         solution=lambda: _xception(150).count_params(),
         hint="convolutions and global pooling have the same weights at any image size; compare with the count the notebook printed.",
-        mistakes=(Mistake(_top_weights, "that is the base alone: the ImageNet top's Dense(1000) layer has weights too."),),
+        mistakes=(
+            Mistake(_top_weights, "that is the base alone: the ImageNet top's Dense(1000) layer has weights too."),
+        ),
     ),
     Exercise(
         "1b",
@@ -81,7 +103,9 @@ EXERCISES = (
         hint="the top ends in one probability per ImageNet class, after the batch axis.",
         mistakes=(
             Mistake(lambda model: (None, 10), "10 is our dataset's classes (notebook 04); this top is ImageNet's."),
-            Mistake(lambda model: (1, model.output_shape[1]), "Keras writes the batch axis as None: any batch size fits."),
+            Mistake(
+                lambda model: (1, model.output_shape[1]), "Keras writes the batch axis as None: any batch size fits."
+            ),
         ),
     ),
     Exercise(
@@ -90,7 +114,9 @@ EXERCISES = (
         truth=_refusal,
         solution=lambda: "b",
         hint="read the error message: the pretrained top was trained on one input size only.",
-        mistakes=(Mistake(lambda: "a", "the base could take 150 px, but the ImageNet top's weights fix the input size."),),
+        mistakes=(
+            Mistake(lambda: "a", "the base could take 150 px, but the ImageNet top's weights fix the input size."),
+        ),
         options={"a": "builds, same weights", "b": "refuses", "c": "builds, fewer weights"},
     ),
 )

@@ -15,7 +15,10 @@ QUIZ = (
         (
             Choice("None", "it takes the largest value of each window: there is nothing to learn.", correct=True),
             Choice("4, one per position of the window", "a pooling window is not a filter: it has no weights."),
-            Choice("It depends on the number of channels", "a convolution's weights grow with the channels; pooling takes the maximum of each channel on its own, without weights."),
+            Choice(
+                "It depends on the number of channels",
+                "a convolution's weights grow with the channels; pooling takes the maximum of each channel on its own, without weights.",
+            ),
         ),
     ),
     Question(
@@ -31,9 +34,16 @@ QUIZ = (
         "3",
         "What does global average pooling do to the base's `(5, 5, 2048)` output?",
         (
-            Choice("Averages each of the 2048 maps into one number: a vector of 2048", "over the positions, map by map.", correct=True),
+            Choice(
+                "Averages each of the 2048 maps into one number: a vector of 2048",
+                "over the positions, map by map.",
+                correct=True,
+            ),
             Choice("Lays all values out in one vector of 51,200", "that is Flatten; pooling averages."),
-            Choice("Averages the 2048 channels at each position: a 5 × 5 map", "it averages over positions, not over channels."),
+            Choice(
+                "Averages the 2048 channels at each position: a 5 × 5 map",
+                "it averages over positions, not over channels.",
+            ),
         ),
     ),
     Question(
@@ -114,7 +124,9 @@ EXERCISES = (
         truth=lambda logits: _softmax(logits),
         solution=lambda logits: _keras_softmax(np.asarray(logits) + 100),
         hint="softmax depends only on the differences between logits.",
-        mistakes=(Mistake(lambda logits: np.asarray(logits) + 100, "those are the shifted logits; apply softmax to them."),),
+        mistakes=(
+            Mistake(lambda logits: np.asarray(logits) + 100, "those are the shifted logits; apply softmax to them."),
+        ),
         tolerance=1e-3,
     ),
     Exercise(
@@ -134,7 +146,12 @@ EXERCISES = (
         truth=lambda: _head_weights(inputs=5 * 5 * 2048),
         solution=lambda: _count_head(flatten=True),
         hint="Flatten keeps every value of the maps, so the first dense layer gets one input per value.",
-        mistakes=(Mistake(lambda: _head_weights(), "that is with global pooling: Flatten does not average the maps, it keeps all 5 × 5 positions."),),
+        mistakes=(
+            Mistake(
+                lambda: _head_weights(),
+                "that is with global pooling: Flatten does not average the maps, it keeps all 5 × 5 positions.",
+            ),
+        ),
     ),
     Exercise(
         "5",
@@ -142,7 +159,12 @@ EXERCISES = (
         truth=lambda: GRID.mean(axis=(1, 3)),
         solution=_average_pooled,
         hint="each output is the mean of one 2×2 window.",
-        mistakes=(Mistake(lambda: GRID.max(axis=(1, 3)), "those are the largest values of the windows, as max pooling gives; average pooling takes their mean."),),
+        mistakes=(
+            Mistake(
+                lambda: GRID.max(axis=(1, 3)),
+                "those are the largest values of the windows, as max pooling gives; average pooling takes their mean.",
+            ),
+        ),
         tolerance=1e-6,
     ),
 )

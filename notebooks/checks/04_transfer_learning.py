@@ -18,25 +18,48 @@ QUIZ = (
         (
             Choice("Only the new Dense(10) layer's", "the base's weights stay as ImageNet left them.", correct=True),
             Choice("All of them, the base's more slowly", "frozen means not updated at all, not updated slowly."),
-            Choice("The head's, and the base's batch-normalization statistics", "a frozen base's batch-normalization layers run in inference mode: their statistics stay too."),
+            Choice(
+                "The head's, and the base's batch-normalization statistics",
+                "a frozen base's batch-normalization layers run in inference mode: their statistics stay too.",
+            ),
         ),
     ),
     Question(
         "2",
         "Why `CategoricalCrossentropy(from_logits=True)`?",
         (
-            Choice("The Dense(10) layer outputs logits, without softmax, so the loss applies it", "and does so in a numerically stable way.", correct=True),
-            Choice("Because the labels are one-hot", "one-hot or integer labels is the choice between categorical and sparse losses, not from_logits."),
-            Choice("It makes training faster", "it says what the model's outputs are; with the wrong setting the loss is computed on the wrong numbers."),
+            Choice(
+                "The Dense(10) layer outputs logits, without softmax, so the loss applies it",
+                "and does so in a numerically stable way.",
+                correct=True,
+            ),
+            Choice(
+                "Because the labels are one-hot",
+                "one-hot or integer labels is the choice between categorical and sparse losses, not from_logits.",
+            ),
+            Choice(
+                "It makes training faster",
+                "it says what the model's outputs are; with the wrong setting the loss is computed on the wrong numbers.",
+            ),
         ),
     ),
     Question(
         "3",
         "Where do the validation images come from?",
         (
-            Choice("Their own folder, validation/, read without shuffling or augmentation", "images the model never trains on, seen as they come.", correct=True),
-            Choice("From train/, through the training generator", "the course notes did this by mistake: validation must be separate images, without augmentation."),
-            Choice("A different random 20% of train/ in every epoch", "then every image would be trained on sooner or later, and validation would measure memory."),
+            Choice(
+                "Their own folder, validation/, read without shuffling or augmentation",
+                "images the model never trains on, seen as they come.",
+                correct=True,
+            ),
+            Choice(
+                "From train/, through the training generator",
+                "the course notes did this by mistake: validation must be separate images, without augmentation.",
+            ),
+            Choice(
+                "A different random 20% of train/ in every epoch",
+                "then every image would be trained on sooner or later, and validation would measure memory.",
+            ),
         ),
     ),
 )
@@ -107,7 +130,10 @@ EXERCISES = (
         hint="every weight of the base and the head trains, except what gradients never touch.",
         mistakes=(
             Mistake(_trainable, "that is the count with the base frozen: only the head."),
-            Mistake(lambda model: model.count_params(), "batch normalization's moving means and variances are never trained by gradients: leave them out."),
+            Mistake(
+                lambda model: model.count_params(),
+                "batch normalization's moving means and variances are never trained by gradients: leave them out.",
+            ),
         ),
     ),
     Exercise(
@@ -118,7 +144,9 @@ EXERCISES = (
         solution=_batches,
         hint="divide the training images by the batch size; the remainder makes one more batch.",
         mistakes=(
-            Mistake(lambda batch_size: len(_split_files("train")) // batch_size, "the last, smaller batch is a batch too."),
+            Mistake(
+                lambda batch_size: len(_split_files("train")) // batch_size, "the last, smaller batch is a batch too."
+            ),
             Mistake(lambda batch_size: len(_split_files("train")), "a step takes a whole batch, not one image."),
         ),
     ),

@@ -24,8 +24,15 @@ QUIZ = (
         "2",
         "Why can heads train on cached vectors instead of images?",
         (
-            Choice("The frozen base, in inference mode, gives each image the same vector in every epoch", "so computing them once changes nothing but the time.", correct=True),
-            Choice("Vectors are smaller, so the result is a bit less accurate but faster", "the head ends with the same weights as fitting the full model: nothing is approximated."),
+            Choice(
+                "The frozen base, in inference mode, gives each image the same vector in every epoch",
+                "so computing them once changes nothing but the time.",
+                correct=True,
+            ),
+            Choice(
+                "Vectors are smaller, so the result is a bit less accurate but faster",
+                "the head ends with the same weights as fitting the full model: nothing is approximated.",
+            ),
             Choice("The base learns faster on vectors", "the base does not learn at all here: it is frozen."),
         ),
     ),
@@ -34,7 +41,10 @@ QUIZ = (
         "At rate 0.1, validation accuracy jumps up and down between epochs. This is:",
         (
             Choice("Instability: the steps are too large to settle", "too high a rate overshoots.", correct=True),
-            Choice("Overfitting", "overfitting is a training–validation gap that grows with capacity and training time, not a jumpy curve."),
+            Choice(
+                "Overfitting",
+                "overfitting is a training–validation gap that grows with capacity and training time, not a jumpy curve.",
+            ),
             Choice("Learning too slowly", "too small a rate gives a smooth curve that rises slowly."),
         ),
     ),
@@ -81,7 +91,14 @@ def _updates(train_size, batch_size=128):
     inputs = keras.Input(shape=(4,))
     head = keras.Model(inputs, keras.layers.Dense(10)(inputs))
     head.compile(optimizer="adam", loss="mse")
-    head.fit(np.zeros((train_size, 4)), np.zeros((train_size, 10)), batch_size=batch_size, epochs=1, verbose=0, callbacks=[Count()])
+    head.fit(
+        np.zeros((train_size, 4)),
+        np.zeros((train_size, 10)),
+        batch_size=batch_size,
+        epochs=1,
+        verbose=0,
+        callbacks=[Count()],
+    )
     return Count.steps
 
 
@@ -93,7 +110,9 @@ EXERCISES = (
         truth=lambda learning_rate: learning_rate * 1000,
         solution=_sgd,
         hint="plain gradient descent moves a weight by the rate times its gradient.",
-        mistakes=(Mistake(lambda learning_rate: learning_rate, "that is Adam's step size; SGD's grows with the gradient."),),
+        mistakes=(
+            Mistake(lambda learning_rate: learning_rate, "that is Adam's step size; SGD's grows with the gradient."),
+        ),
         tolerance=0.01,
     ),
     Exercise(
@@ -103,7 +122,12 @@ EXERCISES = (
         truth=lambda learning_rate: _adam_first_step(0.001, learning_rate),
         solution=_adam,
         hint="Adam divides by the size of the gradient; only its tiny epsilon makes a difference.",
-        mistakes=(Mistake(lambda learning_rate: learning_rate * 0.001, "that is SGD's step: Adam scales each weight's step by its gradient's size."),),
+        mistakes=(
+            Mistake(
+                lambda learning_rate: learning_rate * 0.001,
+                "that is SGD's step: Adam scales each weight's step by its gradient's size.",
+            ),
+        ),
         tolerance=0.01,
     ),
     Exercise(

@@ -16,8 +16,14 @@ QUIZ = (
         "1",
         'With `save_best_only=True, monitor="val_accuracy", mode="max"`, `ModelCheckpoint` writes a file:',
         (
-            Choice("After each epoch whose validation accuracy beats every earlier epoch", "so the last file written is the best epoch.", correct=True),
-            Choice("Once, at the end of training", "it checks after every epoch, and writes whenever the score improves."),
+            Choice(
+                "After each epoch whose validation accuracy beats every earlier epoch",
+                "so the last file written is the best epoch.",
+                correct=True,
+            ),
+            Choice(
+                "Once, at the end of training", "it checks after every epoch, and writes whenever the score improves."
+            ),
             Choice("After every epoch", "that is save_best_only=False."),
         ),
     ),
@@ -27,16 +33,26 @@ QUIZ = (
         (
             Choice("A .keras file", "the architecture, weights and optimizer state in one file.", correct=True),
             Choice("A .h5 file", "that is the legacy format; Keras 3 saves weights alone as .weights.h5."),
-            Choice("A SavedModel folder", "that is an export for TensorFlow serving (model.export), not a file load_model reads."),
+            Choice(
+                "A SavedModel folder",
+                "that is an export for TensorFlow serving (model.export), not a file load_model reads.",
+            ),
         ),
     ),
     Question(
         "3",
         "After an interruption, a run with `BackupAndRestore`:",
         (
-            Choice("Continues after the last finished epoch, with its weights and optimizer state", "the backup holds the latest state, not the best.", correct=True),
+            Choice(
+                "Continues after the last finished epoch, with its weights and optimizer state",
+                "the backup holds the latest state, not the best.",
+                correct=True,
+            ),
             Choice("Starts again from epoch 1", "that is what happens without the callback."),
-            Choice("Starts from the best checkpoint", "keeping the best is ModelCheckpoint's job; the backup is the latest state."),
+            Choice(
+                "Starts from the best checkpoint",
+                "keeping the best is ModelCheckpoint's job; the backup is the latest state.",
+            ),
         ),
     ),
 )
@@ -100,7 +116,12 @@ EXERCISES = (
         truth=lambda history: len(history["val_accuracy"]),
         solution=_files_written,
         hint="without save_best_only, the callback does not compare epochs at all.",
-        mistakes=(Mistake(lambda history: len(_improving(history["val_accuracy"], "max")), "that is how many files save_best_only=True writes."),),
+        mistakes=(
+            Mistake(
+                lambda history: len(_improving(history["val_accuracy"], "max")),
+                "that is how many files save_best_only=True writes.",
+            ),
+        ),
     ),
     Exercise(
         "2",
@@ -109,7 +130,12 @@ EXERCISES = (
         truth=lambda history: _improving(history["val_loss"], "min"),
         solution=_saved_by_loop,
         hint="list the epochs whose validation loss is lower than at every earlier epoch, the first included.",
-        mistakes=(Mistake(lambda history: _improving(history["val_accuracy"], "max") + [0], "compare the losses, not the accuracies."),),
+        mistakes=(
+            Mistake(
+                lambda history: _improving(history["val_accuracy"], "max") + [0],
+                "compare the losses, not the accuracies.",
+            ),
+        ),
     ),
     Exercise(
         "3",
@@ -117,7 +143,12 @@ EXERCISES = (
         truth=_load_into_larger,
         solution=lambda: "b",
         hint="compare the layers and shapes stored in the file with those of the new head.",
-        mistakes=(Mistake(lambda: "a", "a weights file holds the weights of one architecture; Keras does not match them up layer by layer."),),
+        mistakes=(
+            Mistake(
+                lambda: "a",
+                "a weights file holds the weights of one architecture; Keras does not match them up layer by layer.",
+            ),
+        ),
         options={"a": "loads", "b": "raises"},
     ),
 )

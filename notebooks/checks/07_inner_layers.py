@@ -20,19 +20,36 @@ QUIZ = (
     ),
     Question(
         "2",
-        "Why does the inner layer use `activation=\"relu\"`?",
+        'Why does the inner layer use `activation="relu"`?',
         (
-            Choice("Without a non-linearity, two dense layers collapse into one", "a product of matrices is one matrix.", correct=True),
-            Choice("ReLU makes training faster", "speed is not the point: without it the extra layer adds nothing a single layer could not do."),
-            Choice("ReLU prevents overfitting", "it adds capacity, if anything; dropout (notebook 08) is the tool against overfitting."),
+            Choice(
+                "Without a non-linearity, two dense layers collapse into one",
+                "a product of matrices is one matrix.",
+                correct=True,
+            ),
+            Choice(
+                "ReLU makes training faster",
+                "speed is not the point: without it the extra layer adds nothing a single layer could not do.",
+            ),
+            Choice(
+                "ReLU prevents overfitting",
+                "it adds capacity, if anything; dropout (notebook 08) is the tool against overfitting.",
+            ),
         ),
     ),
     Question(
         "3",
         "The 1000-unit head reaches higher training accuracy than the 10-unit head, and the same validation accuracy. What does that say?",
         (
-            Choice("More capacity fits the training vectors better without generalizing better", "only validation accuracy tells whether a head generalizes.", correct=True),
-            Choice("The 1000-unit head is the better model", "training accuracy rewards memorizing; choose on validation accuracy."),
+            Choice(
+                "More capacity fits the training vectors better without generalizing better",
+                "only validation accuracy tells whether a head generalizes.",
+                correct=True,
+            ),
+            Choice(
+                "The 1000-unit head is the better model",
+                "training accuracy rewards memorizing; choose on validation accuracy.",
+            ),
             Choice("Something is wrong with the training", "that is what extra capacity usually does."),
         ),
     ),

@@ -13,8 +13,15 @@ QUIZ = (
         "1",
         "During training, what does `Dropout(0.5)` do to each output of the inner layer?",
         (
-            Choice("Zeroes it with probability 0.5 at each step, per example, and doubles the kept ones", "a new random mask at every step.", correct=True),
-            Choice("Freezes half of the weights for the epoch", "no weight is frozen, and the mask changes at every step, for every example."),
+            Choice(
+                "Zeroes it with probability 0.5 at each step, per example, and doubles the kept ones",
+                "a new random mask at every step.",
+                correct=True,
+            ),
+            Choice(
+                "Freezes half of the weights for the epoch",
+                "no weight is frozen, and the mask changes at every step, for every example.",
+            ),
             Choice("Halves it", "dropout is random: it zeroes some outputs and scales the rest up."),
         ),
     ),
@@ -24,15 +31,25 @@ QUIZ = (
         (
             Choice("Nothing: it passes its inputs through", "dropout acts in training only.", correct=True),
             Choice("It still drops outputs at random", "with training=False, as in predict and evaluate, it is off."),
-            Choice("It scales the outputs by 0.5", "the scaling happens during training (by 1 / (1 − rate)), so inference needs none."),
+            Choice(
+                "It scales the outputs by 0.5",
+                "the scaling happens during training (by 1 / (1 − rate)), so inference needs none.",
+            ),
         ),
     ),
     Question(
         "3",
         "With dropout 0.5, the logged training accuracy is below the validation accuracy. Why?",
         (
-            Choice("Training accuracy is measured with dropout on", "each training batch is scored by a handicapped network.", correct=True),
-            Choice("The validation images are easier", "the splits come from the same collection; the measurement differs, not the images."),
+            Choice(
+                "Training accuracy is measured with dropout on",
+                "each training batch is scored by a handicapped network.",
+                correct=True,
+            ),
+            Choice(
+                "The validation images are easier",
+                "the splits come from the same collection; the measurement differs, not the images.",
+            ),
             Choice("The model is overfitting", "overfitting shows the other way round: training above validation."),
         ),
     ),

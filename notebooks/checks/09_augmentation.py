@@ -13,7 +13,11 @@ QUIZ = (
         "1",
         "`RandomRotation(0.1)` rotates an image by at most:",
         (
-            Choice("36 degrees: a tenth of a full turn", "Keras 3 gives rotations as fractions of a full turn.", correct=True),
+            Choice(
+                "36 degrees: a tenth of a full turn",
+                "Keras 3 gives rotations as fractions of a full turn.",
+                correct=True,
+            ),
             Choice("0.1 radians", "the factor is a fraction of 2π, not an angle in radians."),
             Choice("10% of 90 degrees", "the factor is a fraction of a full turn, 360 degrees."),
         ),
@@ -22,8 +26,15 @@ QUIZ = (
         "2",
         "Augmentation layers placed inside the model act:",
         (
-            Choice("In fit only: predict and evaluate leave the images alone", "they run in training mode only.", correct=True),
-            Choice("Every time the model is called", "called with training=False, as in predict, they pass the images through."),
+            Choice(
+                "In fit only: predict and evaluate leave the images alone",
+                "they run in training mode only.",
+                correct=True,
+            ),
+            Choice(
+                "Every time the model is called",
+                "called with training=False, as in predict, they pass the images through.",
+            ),
             Choice("In the first epoch only", "they draw new changes in every training step."),
         ),
     ),
@@ -31,8 +42,13 @@ QUIZ = (
         "3",
         "Should validation images be augmented?",
         (
-            Choice("Never: they measure the model on images as they come", "the same goes for test images.", correct=True),
-            Choice("Yes, it gives more validation data", "validation is a measurement, not training data: changed images measure something else."),
+            Choice(
+                "Never: they measure the model on images as they come", "the same goes for test images.", correct=True
+            ),
+            Choice(
+                "Yes, it gives more validation data",
+                "validation is a measurement, not training data: changed images measure something else.",
+            ),
             Choice("Only with flips", "any change alters what is measured; keep validation as it is."),
         ),
     ),

@@ -11,7 +11,11 @@ QUIZ = (
         "1",
         "About how many times more does the base compute for a 299-px image than for a 150-px one?",
         (
-            Choice("About 4 times", "the convolutions run at every position, and there are about four times as many pixels.", correct=True),
+            Choice(
+                "About 4 times",
+                "the convolutions run at every position, and there are about four times as many pixels.",
+                correct=True,
+            ),
             Choice("About 2 times", "both sides double, so the number of pixels quadruples."),
             Choice("The same", "the weights are the same, but they are applied at every position of larger maps."),
         ),
@@ -21,7 +25,10 @@ QUIZ = (
         "After global average pooling, how long is the vector of a 299-px image compared with a 150-px one?",
         (
             Choice("The same length", "pooling averages each map, however large, into one number.", correct=True),
-            Choice("About four times longer", "the maps are larger, but there are as many of them; pooling averages each one."),
+            Choice(
+                "About four times longer",
+                "the maps are larger, but there are as many of them; pooling averages each one.",
+            ),
             Choice("Twice as long", "the number of maps, not their size, sets the length."),
         ),
     ),
@@ -31,7 +38,10 @@ QUIZ = (
         (
             Choice("The same head and epochs, on validation accuracy", "change one thing at a time.", correct=True),
             Choice("On training accuracy", "training accuracy rewards fitting the training images; use validation."),
-            Choice("Each with a head tuned separately on the test split", "the test split is for the final measurement only."),
+            Choice(
+                "Each with a head tuned separately on the test split",
+                "the test split is for the final measurement only.",
+            ),
         ),
     ),
 )
@@ -76,7 +86,12 @@ EXERCISES = (
         truth=lambda: 2048,
         solution=_pooled_length,
         hint="global average pooling gives one number per feature map.",
-        mistakes=(Mistake(lambda: xception_side(224) ** 2 * 2048, "that is Flatten's length; global average pooling averages each map into one number."),),
+        mistakes=(
+            Mistake(
+                lambda: xception_side(224) ** 2 * 2048,
+                "that is Flatten's length; global average pooling averages each map into one number.",
+            ),
+        ),
     ),
     Exercise(
         "3",

@@ -13,8 +13,15 @@ QUIZ = (
         "1",
         "When does a change of `layer.trainable` take effect in training?",
         (
-            Choice("At the next compile", "compile builds the training step with the list of trainable weights.", correct=True),
-            Choice("At once, in the running fit", "fit uses the training step that compile built; recompile after changing trainable."),
+            Choice(
+                "At the next compile",
+                "compile builds the training step with the list of trainable weights.",
+                correct=True,
+            ),
+            Choice(
+                "At once, in the running fit",
+                "fit uses the training step that compile built; recompile after changing trainable.",
+            ),
             Choice("At the next epoch", "epochs do not rebuild the training step; compile does."),
         ),
     ),
@@ -23,7 +30,10 @@ QUIZ = (
         "What should the BatchNormalization layers of the unfrozen block be?",
         (
             Choice("Kept frozen", "so they stay in inference mode with their ImageNet statistics.", correct=True),
-            Choice("Trained with the rest of the block", "unfrozen, they overwrite their ImageNet statistics with those of small batches of new data."),
+            Choice(
+                "Trained with the rest of the block",
+                "unfrozen, they overwrite their ImageNet statistics with those of small batches of new data.",
+            ),
             Choice("Removed", "the block's other layers expect inputs normalized by them."),
         ),
     ),
@@ -31,9 +41,15 @@ QUIZ = (
         "3",
         "Which learning rate suits fine-tuning a pretrained block?",
         (
-            Choice("A low one, such as 1e-5", "small steps keep the pretrained weights close to what they learned.", correct=True),
+            Choice(
+                "A low one, such as 1e-5",
+                "small steps keep the pretrained weights close to what they learned.",
+                correct=True,
+            ),
             Choice("The head's rate, 1e-3", "steps that size move the pretrained weights far in a few updates."),
-            Choice("A higher one, to change the block quickly", "large steps destroy what the block learned on ImageNet."),
+            Choice(
+                "A higher one, to change the block quickly", "large steps destroy what the block learned on ImageNet."
+            ),
         ),
     ),
 )
@@ -58,7 +74,9 @@ def _weights_from_config(layer):
     if isinstance(layer, keras.layers.SeparableConv2D):
         height, width = config["kernel_size"]
         depthwise = height * width * inputs * config["depth_multiplier"]
-        return depthwise + inputs * config["depth_multiplier"] * config["filters"] + config["filters"] * config["use_bias"]
+        return (
+            depthwise + inputs * config["depth_multiplier"] * config["filters"] + config["filters"] * config["use_bias"]
+        )
     if isinstance(layer, keras.layers.Dense):
         return inputs * config["units"] + config["units"] * config["use_bias"]
     if isinstance(layer, keras.layers.BatchNormalization):
@@ -73,13 +91,19 @@ def _trained(model):
 def _batch_norm_weights(model):
     from workbook.backend import keras
 
-    return sum(_weights_from_config(layer) for layer, _ in _layers(model) if isinstance(layer, keras.layers.BatchNormalization))
+    return sum(
+        _weights_from_config(layer) for layer, _ in _layers(model) if isinstance(layer, keras.layers.BatchNormalization)
+    )
 
 
 def _head_only(model):
     from workbook.backend import keras
 
-    return sum(_weights_from_config(layer) for layer, trains in _layers(model) if trains and isinstance(layer, keras.layers.Dense))
+    return sum(
+        _weights_from_config(layer)
+        for layer, trains in _layers(model)
+        if trains and isinstance(layer, keras.layers.Dense)
+    )
 
 
 def _gamma_and_beta(model):
@@ -114,7 +138,10 @@ EXERCISES = (
         solution=lambda model: sum(int(np.prod(w.shape)) for w in model.trainable_weights),
         hint="block 14's two separable convolutions (depthwise and pointwise kernels) and the head's dense layers.",
         mistakes=(
-            Mistake(lambda model: _trained(model) + _batch_norm_weights(model), "the BatchNormalization layers stay frozen: leave their gamma and beta out."),
+            Mistake(
+                lambda model: _trained(model) + _batch_norm_weights(model),
+                "the BatchNormalization layers stay frozen: leave their gamma and beta out.",
+            ),
             Mistake(_head_only, "block 14's separable convolutions train too."),
         ),
     ),
@@ -125,7 +152,12 @@ EXERCISES = (
         truth=_batch_norm_weights,
         solution=lambda model: _gamma_and_beta(model),
         hint="a BatchNormalization layer learns a scale and a shift per channel; its moving statistics are not trained weights.",
-        mistakes=(Mistake(lambda model: 2 * _batch_norm_weights(model), "the moving mean and variance are statistics, never trained by gradients: count gamma and beta only."),),
+        mistakes=(
+            Mistake(
+                lambda model: 2 * _batch_norm_weights(model),
+                "the moving mean and variance are statistics, never trained by gradients: count gamma and beta only.",
+            ),
+        ),
     ),
     Exercise(
         "2",
@@ -133,7 +165,12 @@ EXERCISES = (
         truth=_training_false_matters,
         solution=_training_false_matters,
         hint="run the BatchNormalization check of the notebook again, with and without training=False.",
-        mistakes=(Mistake(lambda: {"a": "b", "b": "a"}[_training_false_matters()], "look again at the BatchNormalization check's output: did the moving statistics change during fit?"),),
+        mistakes=(
+            Mistake(
+                lambda: {"a": "b", "b": "a"}[_training_false_matters()],
+                "look again at the BatchNormalization check's output: did the moving statistics change during fit?",
+            ),
+        ),
         options={"a": "no", "b": "yes"},
     ),
 )

@@ -13,8 +13,15 @@ QUIZ = (
         "1",
         "When do you measure the final model on the test split?",
         (
-            Choice("Once, at the end, after choosing it on validation", "so the test score is an honest estimate.", correct=True),
-            Choice("To choose between the models", "choosing on the test split makes its score optimistic: choose on validation."),
+            Choice(
+                "Once, at the end, after choosing it on validation",
+                "so the test score is an honest estimate.",
+                correct=True,
+            ),
+            Choice(
+                "To choose between the models",
+                "choosing on the test split makes its score optimistic: choose on validation.",
+            ),
             Choice("After every epoch", "that would make the test split a second validation split."),
         ),
     ),
@@ -22,7 +29,9 @@ QUIZ = (
         "2",
         "What is the recall of the class shirt?",
         (
-            Choice("Of the shirts, the share predicted as shirt", "it counts along the true class's row.", correct=True),
+            Choice(
+                "Of the shirts, the share predicted as shirt", "it counts along the true class's row.", correct=True
+            ),
             Choice("Of the images predicted as shirt, the share that are shirts", "that is precision."),
             Choice("The share of all images that are shirts", "that is the class's share of the split, its support."),
         ),
@@ -31,8 +40,15 @@ QUIZ = (
         "3",
         "Why put the preprocessing inside the final model?",
         (
-            Choice("It then takes raw pixels, so the .keras file is all a user needs", "nobody can forget or redo the scaling differently.", correct=True),
-            Choice("It makes training faster", "the same arithmetic runs either way; the point is a model that cannot be fed wrongly scaled images."),
+            Choice(
+                "It then takes raw pixels, so the .keras file is all a user needs",
+                "nobody can forget or redo the scaling differently.",
+                correct=True,
+            ),
+            Choice(
+                "It makes training faster",
+                "the same arithmetic runs either way; the point is a model that cannot be fed wrongly scaled images.",
+            ),
             Choice("Keras requires it for saving", "Keras saves models with or without it."),
         ),
     ),
@@ -66,7 +82,10 @@ EXERCISES = (
         solution=lambda: "a",
         hint="a row of the matrix is a true class, a column a predicted one: which metric divides by which?",
         mistakes=(
-            Mistake(lambda: "b", "F1 treats precision and recall alike, so it stays; look at what divides by rows and by columns."),
+            Mistake(
+                lambda: "b",
+                "F1 treats precision and recall alike, so it stays; look at what divides by rows and by columns.",
+            ),
             Mistake(lambda: "c", "compare the two tables: rows and columns play different parts."),
         ),
         options={"a": "precision and recall", "b": "recall and F1", "c": "none"},
