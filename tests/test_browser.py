@@ -8,6 +8,7 @@ Screenshots of each notebook's top and first figure go to runs/browser-test/ (or
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -174,7 +175,13 @@ def offline_env(tmp: Path) -> dict:
 @pytest.fixture(scope="module")
 def lab(prepared, dataset_root, tmp_path_factory):
     """JupyterLab started with `make lab`'s command, headless, on a free port, offline."""
-    tmp = tmp_path_factory.mktemp("lab")
+    with running_lab(tmp_path_factory.mktemp("lab")) as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def running_lab(tmp: Path):
+    """Start JupyterLab with `make lab`'s command in `tmp`'s offline environment; stop it afterwards."""
     token, port = secrets.token_hex(16), free_port()
     command = lab_command() + ["--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", "--port-retries=0"]
     command += [f"--IdentityProvider.token={token}"] + (["--allow-root"] if os.geteuid() == 0 else [])
@@ -191,13 +198,15 @@ def lab(prepared, dataset_root, tmp_path_factory):
                 server.kill()
                 pytest.fail(f"JupyterLab did not start: {shlex.join(command)}\n{(tmp / 'jupyterlab.log').read_text()}")
             time.sleep(0.5)
-    yield handle
-    server.terminate()
     try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+        yield handle
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
 
 
 @pytest.fixture(scope="module")

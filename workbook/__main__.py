@@ -1,4 +1,4 @@
-"""Command line: `python -m workbook run | gates | fetch | check | doctor | serve`."""
+"""Command line: `python -m workbook run | gates | fetch | check | checked | doctor | serve`."""
 
 from __future__ import annotations
 
@@ -72,6 +72,18 @@ def command_check(args) -> int:
         return 2
     print(report)
     return 1 if report.problems else 0
+
+
+def command_checked(args) -> int:
+    """Read the check results saved in a folder of students' notebooks (`checked`)."""
+    from workbook import checks
+
+    try:
+        print(checks.checked(Path(args.folder)))
+    except checks.ChecksError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
 
 
 def command_doctor(args) -> int:
@@ -165,6 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     check_parser = commands.add_parser("check", help="report classes, counts and bad files of a dataset")
     check_parser.add_argument("dir", nargs="?", help="dataset folder (default: the one in use)")
     check_parser.set_defaults(handler=command_check)
+
+    checked_parser = commands.add_parser(
+        "checked", help="per notebook, the check-yourself checks that pass in a folder of saved notebooks (not run)"
+    )
+    checked_parser.add_argument(
+        "folder", nargs="?", default="notebooks", help="folder of saved notebooks (default: notebooks)"
+    )
+    checked_parser.set_defaults(handler=command_checked)
 
     doctor_parser = commands.add_parser("doctor", help="versions, device, dataset and weights, with advice")
     doctor_parser.set_defaults(handler=command_doctor)
