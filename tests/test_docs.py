@@ -41,7 +41,7 @@ NOT_RUN = {
     ".venv/bin/pip install -r requirements.txt": NEEDS_ENV,
     ".venv/bin/jupyter lab --ServerApp.root_dir=. --ContentsManager.preferred_dir=notebooks": "starts a server",
     "pip install '.[tensorflow]'": NEEDS_ENV + "; tests/test_packaging.py checks what it declares",
-    '.venv/bin/python -c "from pathlib import Path; from workbook import data; '
+    '.venv/bin/python -c "from pathlib import Path; from workbook import dataset; '
     "dataset.write_manifest(Path('/path/to/clothing-dataset-small'))\"": "rewrites the manifest: a maintainer's step",
     "make test": "the whole suite: this test is part of it",
     "make test BACKEND=jax": "the whole suite in another environment (CI runs it)",
