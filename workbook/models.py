@@ -18,7 +18,7 @@ def base_model(weights: str | None = "imagenet", input_size: int = 150) -> keras
 def pooled_vectors(base: keras.Model):
     """An image input and what the frozen `base` makes of it in inference mode, pooled: one vector per image.
 
-    The start of every model here (notebook 04 writes it out); `training.embed` caches its output.
+    The start of every model here (notebook 04 writes it out); `embeddings.embed` caches its output.
     """
     inputs = keras.Input(shape=base.input_shape[1:])
     return inputs, keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
@@ -133,7 +133,7 @@ def _above(base: keras.Model, layer: str) -> keras.Model:
 def maps_below(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
     """The frozen part of `base` below `layer`: images to the feature maps `layer` takes (notebook 11).
 
-    It shares its layers with `base`; `training.embed_maps` caches its output. Everything from
+    It shares its layers with `base`; `embeddings.embed_maps` caches its output. Everything from
     `layer` on must depend on those maps alone (ArgumentError otherwise).
     """
     _above(base, layer)
