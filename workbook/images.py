@@ -1,7 +1,7 @@
 """Reading images with Pillow and numpy only: no Keras, no framework.
 
 One implementation for everything that reads images without TensorFlow: the training pipeline of
-the JAX and PyTorch backends (`data.ImageBatches`), the photo loader of notebook 12
+the JAX and PyTorch backends (`batches.ImageBatches`), the photo loader of notebook 12
 (`data.load_photo`) and the serving code of notebook 13, which must run where only onnxruntime,
 numpy and Pillow are installed. `resize_bilinear` repeats `tf.image.resize`'s arithmetic, so a
 model trained through `tf.data` sees the same pixels here.

@@ -18,7 +18,7 @@ def base_model(weights: str | None = "imagenet", input_size: int = 150) -> keras
 def pooled_vectors(base: keras.Model):
     """An image input and what the frozen `base` makes of it in inference mode, pooled: one vector per image.
 
-    The start of every model here (notebook 04 writes it out); `training.embed` caches its output.
+    The start of every model here (notebook 04 writes it out); `embeddings.embed` caches its output.
     """
     inputs = keras.Input(shape=base.input_shape[1:])
     return inputs, keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
@@ -133,7 +133,7 @@ def _above(base: keras.Model, layer: str) -> keras.Model:
 def maps_below(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
     """The frozen part of `base` below `layer`: images to the feature maps `layer` takes (notebook 11).
 
-    It shares its layers with `base`; `training.embed_maps` caches its output. Everything from
+    It shares its layers with `base`; `embeddings.embed_maps` caches its output. Everything from
     `layer` on must depend on those maps alone (ArgumentError otherwise).
     """
     _above(base, layer)
@@ -152,21 +152,24 @@ def top_of_base(base: keras.Model, layer: str = FINE_TUNED_FROM) -> keras.Model:
 
     A copy, so training it leaves `base` (and the caches keyed by its weights) as they are.
     """
-    part = _above(base, layer)
-    top = keras.models.clone_model(part)
-    top.set_weights(part.get_weights())
-    for layer in top.layers:  # a clone keeps each layer's frozen flag; setting the model's alone changes none
-        layer.trainable = True
-    return top
+    return _clone(_above(base, layer), trainable=True)
+
+
+def _clone(model: keras.Model, trainable: bool | None = None) -> keras.Model:
+    """A copy of `model` with its weights; with `trainable`, every layer set to it.
+
+    A clone keeps each layer's frozen flag, and setting the model's flag alone changes none of them.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for layer in copy.layers if trainable is not None else []:
+        layer.trainable = trainable
+    return copy
 
 
 def copy_of(model: keras.Model, learning_rate: float) -> keras.Model:
     """A copy of `model` with its weights, trainable, compiled like `make_model` with `learning_rate` (notebook 11)."""
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    for layer in copy.layers:
-        layer.trainable = True
-    return _compile(copy, learning_rate)
+    return _compile(_clone(model, trainable=True), learning_rate)
 
 
 def fine_tuning_model(
@@ -197,8 +200,7 @@ def fine_tuned_parts(base: keras.Model, tuned: keras.Model) -> tuple[keras.Model
     top, head = tuned.layers[1], tuned.layers[-1]
     if tuned.name != "fine_tuning" or not isinstance(top, keras.Model) or not isinstance(head, keras.Model):
         raise ArgumentError("tuned must be a model made by models.fine_tuning_model (and then trained)")
-    copy = keras.models.clone_model(base)
-    copy.set_weights(base.get_weights())
+    copy = _clone(base)
     for part in top.layers[1:]:
         copy.get_layer(part.name).set_weights(part.get_weights())
     copy.trainable = False
