@@ -260,3 +260,15 @@ def test_without_keras_backend_set_the_installed_backend_is_used(tmp_path):
         )
         expected = configured if configured in installed else installed[0]
         assert result.stdout.strip() == expected, result.stderr[-2000:]
+
+
+def test_a_full_size_run_with_random_weights_is_not_called_a_smoke_run(monkeypatch, capsys):
+    from workbook import session, settings
+
+    monkeypatch.delenv(settings.PROFILE_ENV, raising=False)
+    session.start(1, weights=None)
+    out = capsys.readouterr().out
+    assert out.startswith("RANDOM WEIGHTS: random weights instead of ImageNet's, every other setting at full size.")
+    assert "NOT results" in out and "SMOKE" not in out
+    session.start(1, weights=None, max_batches=2)
+    assert capsys.readouterr().out.startswith("SMOKE RUN: random weights instead of ImageNet's, only 2 batch(es)")

@@ -74,9 +74,14 @@ def start(
         shrunk.append(f"only {max_batches} batch(es) per split")
     if epochs is not None and epochs < 2:
         shrunk.append(f"{epochs} epoch")
+    if shrunk == ["random weights instead of ImageNet's"]:  # full size otherwise: not a smoke run
+        shrunk.append("every other setting at full size")
+        label = "RANDOM WEIGHTS"
+    else:
+        label = "SMOKE RUN"
     if shrunk:
         banner = (
-            "SMOKE RUN: " + ", ".join(shrunk) + ".\n"
+            f"{label}: " + ", ".join(shrunk) + ".\n"
             "This run only checks that the code works: its predictions and accuracies are NOT results."
         )
     else:
