@@ -121,6 +121,8 @@ SOLUTION_NUMBERS = [
     ("07", "4", lambda truth: f"{truth:,} in all"),
     ("08", "1a", lambda truth: f"multiplied by {truth:.0f}"),
     ("11", "3", lambda truth: f"{truth:,}: block 14"),
+    ("13", "1a", lambda truth: f"They add up to {truth:.0f} (to float32 rounding)"),
+    ("13", "3", lambda truth: f"(status {truth}, unsupported media type"),
 ]
 
 
