@@ -76,7 +76,7 @@ class Exercise:
     mistakes: tuple[Mistake, ...] = ()
     tolerance: float = 0.0  # relative, for numbers; 0 means exact
     options: dict[str, str] = field(default_factory=dict)  # a choice exercise: key -> text
-    needs: str = ""  # "imagenet": the truth needs ImageNet weights, checked only with them
+    needs: str = ""  # "imagenet": the truth needs ImageNet weights; "onnx": an ONNX file (`onnx_path`)
     context: str = ""  # the keyword arguments the notebook's check cell passes, e.g. "model=model"
 
     def tolerance_text(self) -> str:
@@ -202,6 +202,9 @@ class Checks:
             raise ChecksError(f"answer exercise {exercise.key} with one of {letters}, not {answer!r}")
         if exercise.needs == "imagenet" and context.get("weights", "imagenet") is None:
             message = 'not checked: this answer needs ImageNet weights (WEIGHTS = "imagenet"), not random ones'
+            return self._record(Feedback(self.notebook, name, "unanswered", message))
+        if exercise.needs == "onnx" and "onnx_path" in context and context["onnx_path"] is None:
+            message = "not checked: this backend wrote no ONNX file (see the export cell); run this on TensorFlow"
             return self._record(Feedback(self.notebook, name, "unanswered", message))
         truth = call(exercise.truth, context)
         if matches(answer, truth, exercise.tolerance):
