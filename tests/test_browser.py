@@ -369,19 +369,29 @@ def figure_problems(notebook, page) -> list[str]:
 
 
 def widget_problems(notebook, page, expect_progress: bool) -> list[str]:
-    """Progress bars the kernel drew as widgets render as widgets (ipywidgets is installed)."""
-    sent = sum(
-        "application/vnd.jupyter.widget-view+json" in output.get("data", {})
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-    )
-    rendered = page.locator(".jp-OutputArea-output .widget-hprogress")
+    """The widgets the kernel sent render as widgets (ipywidgets is installed): progress bars and the quiz.
+
+    The check-yourself cells (tagged `check-yourself`) send the quiz; every other widget is a progress bar.
+    """
+
+    def widgets_sent(quiz: bool) -> int:
+        return sum(
+            "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+            for cell in notebook.cells
+            if cell.cell_type == "code" and ("check-yourself" in cell.metadata.get("tags", [])) == quiz
+            for output in cell.outputs
+        )
+
+    progress, quizzes = widgets_sent(quiz=False), widgets_sent(quiz=True)
+    rendered = page.locator(".jp-OutputArea-output .widget-hprogress").count()
+    rendered_quizzes = page.locator(".check-yourself-quiz").count()
     found = []
-    if expect_progress and not sent:
+    if expect_progress and not progress:
         found.append("no progress bar widget, though the vectors were computed")
-    if rendered.count() < sent:
-        found.append(f"widgets: {sent} sent, {rendered.count()} progress bars rendered")
+    if rendered < progress:
+        found.append(f"widgets: {progress} progress bars sent, {rendered} rendered")
+    if rendered_quizzes < quizzes:
+        found.append(f"widgets: {quizzes} quizzes sent, {rendered_quizzes} rendered")
     return found
 
 
