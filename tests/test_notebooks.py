@@ -88,9 +88,14 @@ def test_smoke_run_records_the_same_metrics_keys_as_the_tensorflow_references(sm
     """On any backend, every notebook records what it records on TensorFlow (the references ran there)."""
     from test_gates import recorded_in_reference
 
+    from workbook import serving
+
     out, _ = smoke_run
     for path in NOTEBOOKS:
         recorded = json.loads((out / f"{path.stem}.metrics.json").read_text())["metrics"]
+        if path.stem == "13_serving" and backend.name() in serving.ONNX_FAILS:
+            assert list(recorded) == ["onnx_export"]  # no ONNX file here: 13 records that there is none
+            continue
         assert key_tree(recorded) == key_tree(recorded_in_reference(path.stem)[0]), path.name
 
 
@@ -123,7 +128,9 @@ def test_smoke_run_writes_a_page_per_notebook_and_an_index(smoke_run):
         assert f'<a href="{path.stem}.html">' in index and f'id="{path.stem}"' in index, path.name
         page = (out / f"{path.stem}.html").read_text()
         sources = re.findall(r'<img[^>]*\ssrc="([^"]*)"', page)
-        assert sources and all(source.startswith("data:image/") for source in sources), path.name
+        outputs = [output for cell in code_cells(read(out / path.name)) for output in cell.outputs]
+        figures = [output for output in outputs if "image/png" in output.get("data", {})]
+        assert len(sources) >= len(figures) and all(source.startswith("data:image/") for source in sources), path.name
     assert "../images/" not in (out / "04_transfer_learning.html").read_text()  # its figure is embedded
 
 

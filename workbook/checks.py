@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbook import settings
+
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "checks"
 CORRECT, WRONG, UNANSWERED = "✔", "✘", "·"
 RESULT_MARKS = (CORRECT, WRONG, UNANSWERED)
@@ -259,9 +261,18 @@ def call(function: Callable[..., Any], context: dict[str, Any]) -> Any:
 
 
 def _widgets():
-    """ipywidgets when running in a Jupyter kernel, else None (terminals, plain Python)."""
+    """ipywidgets in a Jupyter kernel someone watches; else None (terminals, plain Python, `workbook run`).
+
+    A kernel of `python -m workbook run` (papermill) gets the text form: nobody can press a button
+    there, and saved widget outputs show as nothing outside JupyterLab.
+    """
     shell = sys.modules.get("IPython")
-    if shell is None or shell.get_ipython() is None or "IPKernelApp" not in shell.get_ipython().config:
+    if (
+        settings.headless()
+        or shell is None
+        or shell.get_ipython() is None
+        or "IPKernelApp" not in shell.get_ipython().config
+    ):
         return None
     try:
         import ipywidgets
