@@ -18,7 +18,9 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 
 
 def make(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MAKEFLAGS", *settings.PATH_VARIABLES)}
+    # What `make test BACKEND=jax` passes down (BACKEND, MAKEFLAGS, ...) must not choose for the make tested here.
+    chosen = ("KERAS_BACKEND", "BACKEND", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", *settings.PATH_VARIABLES)
+    base = {k: v for k, v in os.environ.items() if k not in chosen}
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(ROOT), *args],
         env=base | (env or {}),
