@@ -281,3 +281,16 @@ def test_the_page_shows_the_top_classes_of_a_photo_and_the_error_for_a_text_file
         browser.close()
     assert shown == predictor.predict(photo)[0].name and visible
     assert "not an image" in error
+
+
+def test_the_final_model_is_found_outside_a_run(tmp_path, monkeypatch):
+    """In JupyterLab (no run folder) notebook 13 takes the newest model notebook 12 saved under WORKBOOK_RUNS."""
+    from workbook import settings
+
+    monkeypatch.delenv(settings.METRICS_ENV, raising=False)
+    monkeypatch.setenv("WORKBOOK_RUNS", str(tmp_path))
+    assert serving.saved_final_model() is None
+    for stamp in ("20260101-120000", "20260102-120000"):
+        (tmp_path / f"12_using_the_model-{stamp}").mkdir()
+        (tmp_path / f"12_using_the_model-{stamp}" / "clothing_classifier.keras").write_bytes(b"model")
+    assert serving.saved_final_model() == tmp_path / "12_using_the_model-20260102-120000" / "clothing_classifier.keras"

@@ -11,7 +11,6 @@ import base64
 import binascii
 import io
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,14 +66,14 @@ def export_onnx(model, path: str | Path, class_names: list[str]) -> Path:
 
 def saved_final_model() -> Path | None:
     """The `.keras` file notebook 12 saved: in this run's folder under `python -m workbook run`, else its newest run."""
-    from workbook import data, session
+    from workbook import settings
 
     name = "12_using_the_model/clothing_classifier.keras"
-    metrics = os.environ.get(session.METRICS_ENV)
+    metrics = settings.metrics_file()
     if metrics:
         candidates = [Path(metrics).parent / name]
     else:
-        candidates = sorted(data.runs_dir().glob("12_using_the_model-*/clothing_classifier.keras"), reverse=True)
+        candidates = sorted(settings.runs_dir().glob("12_using_the_model-*/clothing_classifier.keras"), reverse=True)
     return next((path for path in candidates if path.is_file()), None)
 
 
