@@ -39,6 +39,7 @@ def pytest_configure(config):
     for name in ("WORKBOOK_RUNS", "WORKBOOK_CACHE"):  # unless the caller chose a folder (a test's subprocess)
         if not os.environ.get(name, "").strip():
             os.environ[name] = os.path.join(config._workbook_tmp, name.split("_")[1].lower())
+    backend.keep_compiled_programs(settings.cache_dir() / "jax")  # the session's cache, not .cache/ (set on import)
 
 
 def pytest_unconfigure(config):
@@ -64,15 +65,27 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+# Test files that run no Keras backend (documents and their commands, the Makefile, packaging, run folders
+# and gates, plots, progress bars): they run with TensorFlow only, so another backend's suite (`make test
+# BACKEND=jax`) spends its time on what differs between backends.
+BACKEND_FREE = {
+    "test_docs.py", "test_gates.py", "test_layout.py", "test_makefile.py",
+    "test_packaging.py", "test_plots.py", "test_progress.py", "test_repo.py",
+}  # fmt: skip
+
+
 def pytest_collection_modifyitems(config, items):
     """nbval references were executed on the real dataset with TensorFlow: compare them only there.
 
     Other backends start from other random weights, so their numbers differ; the smoke run of every
-    notebook (test_notebooks) is what checks them.
+    notebook (test_notebooks) is what checks them. BACKEND_FREE files also run on TensorFlow only.
     """
     skip = pytest.mark.skip(reason="nbval references need the real dataset (set WORKBOOK_DATA)")
     other_backend = pytest.mark.skip(reason=f"nbval references were executed on TensorFlow, not {backend.name()}")
+    backend_free = pytest.mark.skip(reason="runs no Keras backend: tested in the TensorFlow suite")
     for item in items:
+        if item.path.name in BACKEND_FREE and backend.name() != "tensorflow":
+            item.add_marker(backend_free)
         if item.path.suffix == ".ipynb":
             if "stderr" not in item.parent.skip_compare:  # TensorFlow log lines are not results
                 item.parent.skip_compare = (*item.parent.skip_compare, "stderr")

@@ -1,4 +1,9 @@
-"""JupyterLab as students use it: each notebook opened in `make lab`'s JupyterLab, Run All, then the page read.
+"""JupyterLab as students use it: notebooks opened in `make lab`'s JupyterLab, then the page read.
+
+Every notebook's smoke-run copy (executed once by the run command, tests/test_notebooks.py) is opened
+and its page checked: teaching images load, every figure renders. Three notebooks are also run live,
+Run All through the menu, with the cases only a live kernel shows (LIVE below); running all of them
+again would execute every notebook a second time for the same figures.
 
 Chromium (Debian's `chromium` package, or WORKBOOK_CHROMIUM=/path/to/chrome) is driven headless by
 Playwright for Python (in requirements.txt; no `playwright install`). Without them these tests are
@@ -39,6 +44,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]+\)")
 DRAWS = re.compile(r"\bplots\.\w+\(|\bplt\.|\.imshow\(")
 RUN_TIMEOUT = 600  # seconds for one notebook's Run All; the smoke profile needs under a minute
+# Run All live, each for what only a kernel in JupyterLab shows: 01, where a student starts (a quiz as a
+# widget); 05, which computes vectors from an empty cache (its progress bar as a widget); 13, which finds
+# notebook 12's model outside a run folder. Every notebook's smoke-run copy is opened besides.
+LIVE = [path for path in NOTEBOOKS if path.stem in ("01_images_as_arrays", "05_learning_rate", "13_serving")]
+SHOWN = "shown-"  # the smoke run's executed copies, opened without running them
 
 
 def chromium() -> str | None:
@@ -95,22 +105,27 @@ def screenshots(request) -> Path:
 
 @pytest.fixture(scope="module")
 def prepared(screenshots, smoke_run):
-    """Smoke-parameterized copies of every notebook (papermill --prepare-only), and 02 as stored, in notebooks/.
+    """Copies in notebooks/ (so `../images/` resolves as for the notebooks): smoke-parameterized ones of LIVE
+    (papermill --prepare-only), the smoke run's executed ones of every notebook, and 02 as stored.
 
     Made before Playwright starts (papermill and Playwright's sync API should not share an event loop);
     smoke_run, whose pages a test opens, runs first for the same reason.
     """
     import papermill
 
+    out, _ = smoke_run
     checkpoints = run.NOTEBOOKS_DIR / ".ipynb_checkpoints"
     had_checkpoints = checkpoints.exists()
     copies = {}
-    for notebook in NOTEBOOKS:
+    for notebook in LIVE:
         copies[notebook.stem] = run.NOTEBOOKS_DIR / f"{PREFIX}{notebook.name}"
         parameters = run.parameters_for(notebook, "smoke")
         papermill.execute_notebook(
             str(notebook), str(copies[notebook.stem]), parameters, prepare_only=True, progress_bar=False
         )
+    for notebook in NOTEBOOKS:
+        copies[SHOWN + notebook.stem] = run.NOTEBOOKS_DIR / f"{PREFIX}{SHOWN}{notebook.name}"
+        shutil.copy(out / notebook.name, copies[SHOWN + notebook.stem])
     copies["offline-02"] = run.NOTEBOOKS_DIR / OFFLINE_02
     shutil.copy(run.NOTEBOOKS_DIR / "02_pretrained_xception.ipynb", copies["offline-02"])
     yield copies
@@ -298,6 +313,29 @@ IMAGES = """async (selector) => {
 }"""
 
 
+SCROLL_THROUGH = """async () => {
+  const outer = document.querySelector('.jp-WindowedPanel-outer');
+  for (let top = 0; top < outer.scrollHeight; top += outer.clientHeight / 2) {
+    outer.scrollTo(0, top);
+    await new Promise(r => setTimeout(r, 150));
+  }
+  outer.scrollTo(0, 0);
+}"""
+
+
+def scroll_through(page, figures: int) -> None:
+    """Scroll the notebook from top to bottom, as a reader does, until `figures` figures are on the page.
+
+    JupyterLab renders a notebook opened from disk a part at a time; figure_problems tells what is missing.
+    """
+    with contextlib.suppress(AssertionError):
+        wait_for(
+            lambda: page.evaluate(SCROLL_THROUGH) or page.locator(".jp-OutputArea-output img").count() >= figures,
+            60,
+            "every figure to be on the page",
+        )
+
+
 def images(page, selector: str) -> list[dict]:
     """Every image matching `selector`, each scrolled into view and given up to 10 s to load."""
     return page.evaluate(IMAGES, selector)
@@ -338,25 +376,31 @@ def problems_in(notebook, page) -> list[str]:
         found.append(f"cell {index} raised {error.ename}: {error.evalue}")
     for index, stream in outputs(notebook, "stream", "stderr"):
         found.append(f"cell {index} wrote to stderr: {stream.text[:300]!r}")
-    expected_images = sum(
-        len(MARKDOWN_IMAGE.findall(cell.source)) for cell in notebook.cells if cell.cell_type == "markdown"
-    )
+    return found + image_problems(notebook, page) + figure_problems(notebook, page)
+
+
+def image_problems(notebook, page) -> list[str]:
+    """Every image the markdown cells name is shown on the page and loaded."""
+    expected = sum(len(MARKDOWN_IMAGE.findall(cell.source)) for cell in notebook.cells if cell.cell_type == "markdown")
     shown = images(page, ".jp-MarkdownOutput img")
     broken = [image["src"] for image in shown if not image["loaded"]]
-    if broken or len(shown) != expected_images:
-        found.append(f"markdown images: {len(shown)} shown of {expected_images}, broken: {broken}")
-    found += figure_problems(notebook, page)
-    return found
+    if broken or len(shown) != expected:
+        return [f"markdown images: {len(shown)} shown of {expected}, broken: {broken}"]
+    return []
 
 
-def figure_problems(notebook, page) -> list[str]:
-    """Every figure the kernel sent is on the page and loaded; a notebook that plots shows at least one."""
-    sent = sum(
+def figures_sent(notebook) -> int:
+    return sum(
         "image/png" in output.get("data", {})
         for cell in notebook.cells
         if cell.cell_type == "code"
         for output in cell.outputs
     )
+
+
+def figure_problems(notebook, page) -> list[str]:
+    """Every figure the kernel sent is on the page and loaded; a notebook that plots shows at least one."""
+    sent = figures_sent(notebook)
     draws = any(DRAWS.search(cell.source) for cell in notebook.cells if cell.cell_type == "code")
     rendered = images(page, ".jp-OutputArea-output img")
     loaded = sum(image["loaded"] for image in rendered)
@@ -403,20 +447,42 @@ def run_all_and_read(page, lab: Lab, name: str):
     return save_and_read(page, lab, name)
 
 
+def screenshots_of(page, folder: Path, stem: str) -> None:
+    """The notebook's top, and its first figure if it has one."""
+    page.locator(".jp-WindowedPanel-outer").first.evaluate("element => element.scrollTo(0, 0)")
+    page.screenshot(path=str(folder / f"{stem}-top.png"))
+    figures = page.locator(".jp-OutputArea-output img")
+    if figures.count():
+        screenshot_element(figures.first, folder / f"{stem}-figure.png")
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_smoke_run_copy_shows_its_images_and_figures_in_jupyterlab(notebook, screenshots, prepared, lab, browser):
+    """The executed copy, opened as a student opens a notebook: teaching images load, every figure renders."""
+    name = prepared[SHOWN + notebook.stem].name
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        open_notebook(page, lab, name)
+        saved = nbformat.read(prepared[SHOWN + notebook.stem], as_version=4)
+        scroll_through(page, figures_sent(saved))
+        found = image_problems(saved, page) + figure_problems(saved, page)
+        screenshots_of(page, screenshots, notebook.stem)
+    finally:
+        shut_down(lab, name)
+        page.close()
+    assert found == [], f"{notebook.name} in JupyterLab (screenshots in {screenshots}):\n  " + "\n  ".join(found)
+
+
+@pytest.mark.parametrize("notebook", LIVE, ids=[path.stem for path in LIVE])
 def test_run_all_in_jupyterlab(notebook, screenshots, prepared, lab, browser):
-    """Every cell runs, with no error and nothing on stderr; teaching images load; figures render."""
+    """Every cell runs, with no error and nothing on stderr; teaching images load; figures and widgets render."""
     name = prepared[notebook.stem].name
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         saved = run_all_and_read(page, lab, name)
         found = problems_in(saved, page)
         found += widget_problems(saved, page, expect_progress=notebook.stem == "05_learning_rate")
-        page.locator(".jp-WindowedPanel-outer").first.evaluate("element => element.scrollTo(0, 0)")
-        page.screenshot(path=str(screenshots / f"{notebook.stem}-top.png"))
-        figures = page.locator(".jp-OutputArea-output img")
-        if figures.count():
-            screenshot_element(figures.first, screenshots / f"{notebook.stem}-figure.png")
+        screenshots_of(page, screenshots, f"{notebook.stem}-run-all")
     finally:
         shut_down(lab, name)
         page.close()

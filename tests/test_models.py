@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from workbook import cache, files, imagenet, models
+from workbook import backend, cache, files, imagenet, models, settings
 
 
 @pytest.fixture
@@ -294,3 +294,13 @@ def test_fine_tuning_model_trains_block_14_and_the_head_and_leaves_batch_norm_an
         models.fine_tuned_parts(base, head)
     with pytest.raises(ValueError, match="no layer 'block99'"):
         models.maps_below(base, "block99")
+
+
+@pytest.mark.skipif(backend.name() != "jax", reason="JAX's compiled-program cache; other backends keep none")
+@pytest.mark.skipif(bool(os.environ.get("JAX_COMPILATION_CACHE_DIR")), reason="JAX_COMPILATION_CACHE_DIR is set")
+def test_jax_keeps_each_compiled_program_in_the_cache_folder():
+    """A program compiled for the first time is written to the cache's jax/ folder, for the next process."""
+    folder = settings.cache_dir() / "jax"
+    before = set(folder.iterdir()) if folder.is_dir() else set()
+    keras.ops.convert_to_numpy(keras.ops.cumsum(keras.ops.ones((3, 5, 7, 11)), axis=2))  # a shape no other test uses
+    assert set(folder.iterdir()) - before

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from workbook import images
+from workbook import images, settings
 
 BACKENDS = ("tensorflow", "jax", "torch")  # Keras' names for them, which are also their packages' names
 
@@ -80,6 +80,30 @@ def _choose_installed() -> None:
 _choose_installed()
 _quiet_start()  # before Keras imports TensorFlow
 import keras  # noqa: E402
+
+
+def keep_compiled_programs(folder) -> None:
+    """On JAX, keep every compiled program in `folder`, so the next notebook (or test) that needs it reads it.
+
+    Each notebook's kernel is a new process, and JAX compiles each operation the first time a process
+    runs it: building Xception with random weights alone compiles hundreds of small programs.
+    JAX's persistent compilation cache, given no minimum compile time or size, reuses them all
+    (benchmarks/jax_compile_cache.py measures it). A JAX_COMPILATION_CACHE_DIR you set wins. On other
+    backends this does nothing.
+
+    Args:
+        folder: where the compiled programs go (the workbook's cache folder keeps them in `jax/`).
+    """
+    if keras.config.backend() != "jax" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+keep_compiled_programs(settings.cache_dir() / "jax")
 
 # What `keras.utils.image_dataset_from_directory(format=...)` should make here: a tf.data dataset or a Grain one.
 FORMAT = "tf" if keras.config.backend() == "tensorflow" else "grain"
