@@ -116,10 +116,10 @@ def test_a_damaged_cache_file_is_computed_again(small_dataset, cache, computed, 
 @pytest.mark.parametrize("size_inner", [None, 100])
 def test_head_on_cached_vectors_learns_what_the_full_model_learns(cache, size_inner):
     """One epoch over the same real batches in the same order: the same head weights."""
-    base = random_base(size=150)
+    base = random_base()
     batches = 3
     vectors = embeddings.embed("train", base, batch_size=32, max_batches=batches)
-    images = data.load_split("train", 150, 32, max_batches=batches, shuffle=False)
+    images = data.load_split("train", SIZE, 32, max_batches=batches, shuffle=False)
     keras.utils.set_random_seed(7)
     on_vectors = models.make_head(learning_rate=0.01, size_inner=size_inner)
     on_images = models.make_head(learning_rate=0.01, size_inner=size_inner)
@@ -412,11 +412,11 @@ def test_each_epoch_trains_on_the_next_view(monkeypatch):
 @pytest.mark.skipif(not REAL_DATA, reason="the equivalence is checked on the real images (set WORKBOOK_DATA)")
 def test_head_on_cached_views_learns_what_the_full_model_learns_on_the_augmented_images(cache):
     """One epoch over the same augmented real images in the same order: the same head weights."""
-    base, batches, config = random_base(size=150), 3, {"learning_rate": 0.01, "size_inner": 100, "droprate": 0.2}
+    base, batches, config = random_base(), 3, {"learning_rate": 0.01, "size_inner": 100, "droprate": 0.2}
     views = embeddings.embed_views("train", base, augmentation(), 2, seed=3, batch_size=32, max_batches=batches)
     val = dataclasses.replace(views, features=views.features[0], kind="vectors")  # any validation data: not trained on
     history = training.train_head(config, views, val, epochs=1, batch_size=32, seed=7, shuffle=False)
-    raw = data.load_split("train", 150, 32, max_batches=batches, shuffle=False, preprocess=False)
+    raw = data.load_split("train", SIZE, 32, max_batches=batches, shuffle=False, preprocess=False)
     views_of = embeddings.augmented_views
     images = np.concatenate([views_of(x, augmentation(), 2, 3, 32 * k) for k, (x, _) in enumerate(raw)])
     labels = np.concatenate([y for _, y in raw])
@@ -475,9 +475,9 @@ def full_image_model(base: keras.Model, head: keras.Model, learning_rate: float)
 @pytest.mark.parametrize("droprate", [0.0, 0.2])
 def test_fine_tuning_on_cached_maps_learns_what_the_full_image_model_learns(cache, droprate):
     """One epoch over the same real batches in the same order: the same block-14 and head weights."""
-    base, batches, rate = random_base(size=150), 3, 1e-3
+    base, batches, rate = random_base(), 3, 1e-3
     maps = embeddings.embed_maps("train", base, batch_size=32, max_batches=batches)
-    images = data.load_split("train", 150, 32, max_batches=batches, shuffle=False)
+    images = data.load_split("train", SIZE, 32, max_batches=batches, shuffle=False)
     keras.utils.set_random_seed(7)
     head = models.make_head(learning_rate=0.01, size_inner=100, droprate=droprate)
     on_maps = models.fine_tuning_model(base, head, learning_rate=rate)
