@@ -76,7 +76,7 @@ def test_smoke_run_writes_metrics_and_a_summary(smoke_run):
     device = json.loads((out / "device.json").read_text())
     assert device["backend"] == backend.version() and device["gpus"] == backend.gpus()
     assert device["seconds"] == {result.notebook: result.seconds for result in results}
-    assert summary.startswith(f"Device: {', '.join(device['gpus']) or 'CPU'}")
+    assert summary.startswith(f"Device: {backend.device(device['gpus'])}; Keras ")
 
 
 def key_tree(value):
