@@ -167,3 +167,16 @@ def test_a_missing_dependency_of_the_package_is_not_reported_as_a_missing_packag
     result = run_isolated(code, tmp_path)
     assert "ModuleNotFoundError: No module named 'keras_that_is_not_installed'" in result.stderr
     assert "This notebook needs" not in result.stderr
+
+
+def test_the_offline_recipe_downloads_what_building_the_package_needs():
+    """Installing this folder offline builds it: the wheel folder needs pyproject's build requirements too.
+
+    (An install from a folder of wheels is not run here: it needs setuptools>=77, which the environments
+    do not hold, and wheels of every dependency, which cannot be made from an installed environment.)
+    """
+    recipe = (ROOT / "docs" / "instructors.md").read_text(encoding="utf-8")
+    download = next(line for line in recipe.splitlines() if "pip download -d wheels" in line)
+    assert "-r requirements.txt" in download
+    for requirement in PYPROJECT["build-system"]["requires"]:
+        assert f"'{requirement}'" in download, requirement
