@@ -38,21 +38,10 @@ def arguments() -> argparse.Namespace:
 
 def loaders(args: argparse.Namespace):
     """The training and validation datasets exactly as notebook 04 builds them."""
-    import keras
-
     batches = None if args.images is None else max(1, args.images // args.batch_size)
     splits = []
     for split, shuffle in (("train", True), ("validation", False)):
-        dataset = keras.utils.image_dataset_from_directory(
-            data.split_dir(split),
-            label_mode="categorical",
-            image_size=(args.image_size, args.image_size),
-            batch_size=args.batch_size,
-            format=data.FORMAT,
-            shuffle=shuffle,
-            seed=1,
-            verbose=False,
-        )
+        dataset = data.keras_dataset(data.split_dir(split), args.image_size, args.batch_size, shuffle, verbose=False)
         splits.append(data.prepare(dataset, batches))
     return splits
 

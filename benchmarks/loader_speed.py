@@ -31,19 +31,6 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def keras_loader(directory, size: int, batch_size: int, format: str):
-    import keras
-
-    return keras.utils.image_dataset_from_directory(
-        directory,
-        label_mode="categorical",
-        image_size=(size, size),
-        batch_size=batch_size,
-        shuffle=False,
-        format=format,
-    )
-
-
 def timed(batches) -> tuple[float, np.ndarray]:
     """Images per second over one pass (after the first batch, which starts threads and builds graphs)."""
     import keras
@@ -61,11 +48,13 @@ def main() -> None:
 
     args = arguments()
     directory = data.split_dir(args.split)
-    loaders = {}
+    formats = {}
     if importlib.util.find_spec("grain"):  # in the JAX and PyTorch environments
-        loaders["Keras format=grain"] = keras_loader(directory, args.image_size, args.batch_size, "grain")
+        formats["Keras format=grain"] = "grain"
     if backend.name() == "tensorflow":
-        loaders["Keras format=tf (tf.data)"] = keras_loader(directory, args.image_size, args.batch_size, "tf")
+        formats["Keras format=tf (tf.data)"] = "tf"
+    size, batch_size = args.image_size, args.batch_size
+    loaders = {name: data.keras_dataset(directory, size, batch_size, format=kind) for name, kind in formats.items()}
     loaders["workbook ImageBatches"] = data.ImageBatches(directory, args.image_size, args.batch_size)
     print(f"{args.split}, {args.image_size} px, batches of {args.batch_size}, Keras on {backend.version()}")
     speeds, labels = {}, {}

@@ -84,11 +84,25 @@ def test_doctor_says_whether_there_is_a_gpu(dataset_root, monkeypatch, capsys):
 
     monkeypatch.setattr(backend, "gpus", lambda: [])
     main(["doctor"])
-    assert "Device      CPU only (no GPU found)" in capsys.readouterr().out
+    assert f"Device      CPU only ({os.cpu_count()} cores)" in capsys.readouterr().out
     monkeypatch.setattr(backend, "gpus", lambda: ["NVIDIA H200"])
     main(["doctor"])
     out = capsys.readouterr().out
     assert "Device      GPU: NVIDIA H200" in out and "No GPU" not in out
+
+
+@pytest.mark.parametrize("gpus", [[], ["NVIDIA H200", "NVIDIA H200"]])
+def test_doctor_a_notebook_and_a_run_describe_the_device_in_the_same_words(dataset_root, monkeypatch, capsys, gpus):
+    from workbook import backend, session
+
+    monkeypatch.setattr(backend, "gpus", lambda: gpus)
+    words = backend.device()
+    assert words == ("GPU: NVIDIA H200, NVIDIA H200" if gpus else f"CPU only ({os.cpu_count()} cores)")
+    main(["doctor"])
+    session.setup()
+    out = capsys.readouterr().out
+    assert f"Device      {words}\n" in out and f"Device: {words}" in out
+    assert run.device_line(run.device()).startswith(f"{words}; Keras ")
 
 
 @pytest.mark.skipif(not REAL_DATA, reason="compares with the committed manifest (set WORKBOOK_DATA)")
@@ -237,7 +251,7 @@ def test_gpu_check_records_the_gpu_and_each_notebooks_time(dataset_root, tmp_pat
     device = json.loads((tmp_path / "out" / "device.json").read_text())
     assert device["gpus"] == ["NVIDIA H200"] and device["backend"] == backend.version()
     assert device["seconds"] == {"01_images_as_arrays": 12.5, "03_convolutions": 30.25}
-    assert (tmp_path / "out" / "summary.txt").read_text().startswith("Device: NVIDIA H200; Keras ")
+    assert (tmp_path / "out" / "summary.txt").read_text().startswith("Device: GPU: NVIDIA H200; Keras ")
 
 
 def test_without_keras_backend_set_the_installed_backend_is_used(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,13 @@ def test_the_repository_cites_no_design_file_outside_it():
     root = PACKAGE.parent
     for path in [*PACKAGE.glob("*.py"), *root.glob("tests/*.py"), *root.glob("docs/*.md")]:
         assert "DESIGN" + ".md" not in path.read_text(encoding="utf-8"), path
+
+
+@pytest.mark.skipif(shutil.which("duplicates") is None, reason="the `duplicates` tool is not installed here")
+def test_the_duplicates_tool_finds_no_repeated_code_inside_the_package():
+    """One implementation of each piece (issue 18): no run of six same-shape lines twice in workbook/."""
+    result = subprocess.run(
+        ["duplicates", "--most", "200", "--seconds", "60"], cwd=PACKAGE.parent, capture_output=True, text=True
+    )
+    pairs = [line for line in result.stdout.splitlines() if line.startswith("D") and "workbook/" in line]
+    assert "incomplete" not in result.stdout and pairs == []

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import keras
@@ -63,6 +67,7 @@ def test_a_download_that_breaks_off_raises_with_remedies_and_leaves_nothing(
     name = imagenet.WEIGHT_FILES[False]
     http_server.files[name] = bytes(range(256)) * 400
     monkeypatch.setattr(imagenet, "URLS", {name: http_server.url(behaviour, name)})
+    monkeypatch.setitem(imagenet.MD5, name, hashlib.md5(http_server.files[name]).hexdigest())
     monkeypatch.setattr(files, "DOWNLOAD_TIMEOUT", 0.5)
     with pytest.raises(models.WeightsUnavailable, match="WEIGHTS = None"):
         models.ensure_weights("imagenet")
@@ -73,10 +78,56 @@ def test_weights_download_into_the_keras_cache(offline, http_server, monkeypatch
     name = imagenet.WEIGHT_FILES[False]
     http_server.files[name] = bytes(range(256)) * 400
     monkeypatch.setattr(imagenet, "URLS", {name: http_server.url("ok", name)})
+    monkeypatch.setitem(imagenet.MD5, name, hashlib.md5(http_server.files[name]).hexdigest())
     models.ensure_weights("imagenet")
     assert [path.name for path in offline.iterdir()] == [name]
     assert (offline / name).read_bytes() == http_server.files[name]
     assert imagenet.weights_status()[name]
+
+
+def test_a_downloaded_file_with_another_digest_is_refused_and_leaves_nothing(offline, http_server, monkeypatch):
+    """A proxy's error page or a changed file at the same address: Keras would refuse it too (the same MD5)."""
+    name = imagenet.WEIGHT_FILES[False]
+    http_server.files[name] = b"<html>Sign in to the network</html>"
+    monkeypatch.setattr(imagenet, "URLS", {name: http_server.url("ok", name)})
+    with pytest.raises(models.WeightsUnavailable, match=f"not the expected {imagenet.MD5[name]}"):
+        models.ensure_weights("imagenet")
+    assert list(offline.iterdir()) == []
+
+
+def test_the_imagenet_addresses_and_digests_are_those_of_the_installed_keras():
+    from keras.src.applications import imagenet_utils, xception  # a test may read Keras' private modules
+
+    assert imagenet.URLS == {
+        imagenet.WEIGHT_FILES[True]: xception.WEIGHTS_PATH,
+        imagenet.WEIGHT_FILES[False]: xception.WEIGHTS_PATH_NO_TOP,
+        imagenet.CLASS_INDEX_FILE: imagenet_utils.CLASS_INDEX_PATH,
+    }
+    defined_in = dict.fromkeys(imagenet.WEIGHT_FILES.values(), xception) | {imagenet.CLASS_INDEX_FILE: imagenet_utils}
+    for name, module in defined_in.items():
+        assert f'file_hash="{imagenet.MD5[name]}"' in inspect.getsource(module), name
+
+
+def test_keras_get_file_still_has_no_timeout_which_is_why_the_workbook_downloads_itself(http_server, tmp_path):
+    """If this fails, a Keras release added a timeout: docs/architecture.md says to switch to get_file then."""
+    assert "timeout" not in inspect.signature(keras.utils.get_file).parameters
+    http_server.files["slow.bin"] = bytes(1000)  # the server sends 10 bytes, then nothing for 5 s
+    outcome = []
+
+    def fetch():
+        try:
+            keras.utils.get_file("slow.bin", http_server.url("stall", "slow.bin"), cache_dir=str(tmp_path))
+            outcome.append("done")
+        except Exception as error:  # cut short when the server gives up
+            outcome.append(error)
+
+    thread = threading.Thread(target=fetch, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(2.0)
+    assert thread.is_alive() and not outcome  # still waiting, where files.download gives up after its timeout
+    thread.join(10)
+    assert time.monotonic() - started > 4 and outcome and outcome != ["done"]
 
 
 def test_class_names_offline_raise_for_imagenet_weights(offline):

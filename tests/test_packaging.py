@@ -1,5 +1,6 @@
 """The distribution: pyproject.toml's dependencies agree with the requirements files, and what ships in it."""
 
+import json
 import os
 import re
 import shutil
@@ -128,3 +129,54 @@ def test_an_install_without_a_backend_says_which_extra_to_add(tmp_path):
     result = subprocess.run([sys.executable, "-c", hide], env=env, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode != 0
     assert "ImportError: Keras needs a backend" in result.stderr and "pip install '.[tensorflow]'" in result.stderr
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def setup_cell(notebook: Path) -> str:
+    """The first code cell of a stored notebook as plain Python (IPython's `%` lines left out)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    source = "".join(next(cell for cell in cells if cell["cell_type"] == "code")["source"])
+    return "\n".join(line for line in source.splitlines() if not line.startswith("%"))
+
+
+def run_isolated(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`code` in a Python that sees neither this repository nor site-packages (where an editable install points)."""
+    return subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem[:2])
+def test_a_notebook_without_the_package_stops_at_its_setup_cell_saying_how_to_get_it(notebook, tmp_path):
+    result = run_isolated(setup_cell(notebook), tmp_path)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: No workbook package: in a clone of this repository run `make lab`")
+    # The package installs from a clone's folder (README, "Installing the package elsewhere"), under its own
+    # distribution name; the message never says `pip install workbook` (PyPI's `workbook` is another project).
+    assert last.endswith("or %pip install 'CLONE[tensorflow]'") and "tensorflow" in PROJECT["optional-dependencies"]
+    assert "ModuleNotFoundError" not in result.stderr and len(last) < 120  # JupyterLab shows it in one line
+
+
+def test_a_missing_dependency_of_the_package_is_not_reported_as_a_missing_package(tmp_path):
+    """The guard answers only for `workbook` itself: a module the package needs keeps its own error."""
+    fake = tmp_path / "site" / "workbook"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("import keras_that_is_not_installed\n", encoding="utf-8")
+    code = f"import sys; sys.path.insert(0, {str(fake.parent)!r})\n" + setup_cell(NOTEBOOKS[0])
+    result = run_isolated(code, tmp_path)
+    assert "ModuleNotFoundError: No module named 'keras_that_is_not_installed'" in result.stderr
+    assert "This notebook needs" not in result.stderr
+
+
+def test_the_offline_recipe_downloads_what_building_the_package_needs():
+    """Installing this folder offline builds it: the wheel folder needs pyproject's build requirements too.
+
+    (An install from a folder of wheels is not run here: it needs setuptools>=77, which the environments
+    do not hold, and wheels of every dependency, which cannot be made from an installed environment.)
+    """
+    recipe = (ROOT / "docs" / "instructors.md").read_text(encoding="utf-8")
+    download = next(line for line in recipe.splitlines() if "pip download -d wheels" in line)
+    assert "-r requirements.txt" in download
+    for requirement in PYPROJECT["build-system"]["requires"]:
+        assert f"'{requirement}'" in download, requirement

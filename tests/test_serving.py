@@ -175,6 +175,30 @@ def test_bad_input_gets_a_4xx_with_a_sentence_and_the_next_request_is_served(cli
     assert upload(client, validation_images(1)[0].read_bytes()).status_code == 200
 
 
+def test_an_image_that_decodes_too_slowly_gets_a_422_in_time_and_the_next_request_is_served(client, monkeypatch):
+    """The bound on decoding time: a slow decode (standing in for a crafted file) is answered at the limit."""
+    from workbook import service
+
+    decode, calls = images.photo, []
+
+    def slow_photo(source, size):
+        calls.append(size)
+        if len(calls) == 1:  # only the first request's decoding is slow
+            time.sleep(3.0)
+        return decode(source, size)
+
+    monkeypatch.setattr(images, "photo", slow_photo)
+    monkeypatch.setattr(service, "DECODE_SECONDS", 0.4)
+    started = time.monotonic()
+    answer = upload(client, validation_images(1)[0].read_bytes())
+    waited = time.monotonic() - started
+    assert answer.status_code == 422 and answer.json()["error"] == (
+        "The image took over 0.4 s to decode: send a smaller or simpler one."
+    )
+    assert 0.4 <= waited < 2.5  # answered at the limit, not when the decoding ends (3 s)
+    assert upload(client, validation_images(1)[0].read_bytes()).status_code == 200
+
+
 def test_the_page_has_an_upload_form(client):
     page = client.get("/")
     assert page.status_code == 200 and 'type="file"' in page.text and "shoes" in page.text

@@ -174,6 +174,19 @@ def test_sweep_trains_one_head_per_configuration():
         training.sweep(configs[:1] * 2, train, val, epochs=1)
 
 
+def test_sweep_passes_the_same_options_to_every_head_and_names_each_by_its_configuration():
+    train, val = synthetic(200), synthetic(60, seed=1)
+    config = {"learning_rate": 0.001}
+    swept = training.sweep([config], train, val, 2, 32, 4, shuffle=False)["learning_rate=0.001"]
+    alone = training.train_head(config, train, val, 2, 32, 4, shuffle=False)
+    shuffled = training.train_head(config, train, val, 2, 32, 4)
+    assert swept.history == alone.history != shuffled.history
+    with pytest.raises(ValueError, match="call train_head to choose a label"):
+        training.sweep([config], train, val, 1, label="mine")
+    with pytest.raises(TypeError):  # options are named: a fifth positional value is no silent shuffle
+        training.train_head(config, train, val, 1, 32, 4, False)
+
+
 @pytest.mark.parametrize(
     "configs, epochs, message",
     [

@@ -98,7 +98,7 @@ def command_doctor(args) -> int:
     print(f"Python      {platform.python_version()}")
     print(f"Keras       {keras.__version__} (backend: {backend.version()}, images through {backend.FORMAT})")
     gpus = backend.gpus()
-    print(f"Device      {'GPU: ' + ', '.join(gpus) if gpus else 'CPU only (no GPU found)'}")
+    print(f"Device      {backend.device(gpus)}")
     if not gpus:
         advice.append("No GPU: fine for the smoke profile and notebooks 01-03; notebook 04's full fit takes 12-25 min.")
     root = settings.dataset_dir()

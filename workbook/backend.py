@@ -140,6 +140,19 @@ def gpus() -> list[str]:
     return []
 
 
+def device(found: list[str] | None = None) -> str:
+    """Where Keras computes, in a few words: "GPU: " and the GPUs' names, or "CPU only (N cores)".
+
+    Args:
+        found: the GPUs' names as `gpus()` gives them (recorded earlier); `gpus()` itself when None.
+
+    Returns:
+        The words every command and notebook prints after "Device".
+    """
+    found = gpus() if found is None else found
+    return "GPU: " + ", ".join(found) if found else f"CPU only ({os.cpu_count()} cores)"
+
+
 def configure() -> None:
     """Exact float32 matrix products on GPUs (no TF32), and no retracing notes, on whichever backend runs.
 

@@ -106,6 +106,42 @@ def prepare(dataset, max_batches: int | None = None, preprocess: bool = True):
     return dataset
 
 
+def keras_dataset(
+    directory: Path | str,
+    image_size: int,
+    batch_size: int = 32,
+    shuffle: bool = False,
+    seed: int = 1,
+    format: str = FORMAT,
+    verbose: bool = True,
+):
+    """Keras' own loader on one split folder, called as notebook 04 calls it: one-hot labels, square images.
+
+    Args:
+        directory: a folder with one folder of images per class, such as `split_dir("train")`.
+        image_size: the side of the square images, in pixels.
+        batch_size: images per batch.
+        shuffle: whether to shuffle the files (with `seed`).
+        seed: the seed of the shuffle.
+        format: "tf" for a `tf.data` dataset, "grain" for a Grain one (no TensorFlow); `FORMAT` suits the backend.
+        verbose: whether Keras prints how many files and classes it found.
+
+    Returns:
+        What `keras.utils.image_dataset_from_directory` returns: batches of 0-255 pixels and labels,
+        with `class_names` and `file_paths`.
+    """
+    return keras.utils.image_dataset_from_directory(
+        directory,
+        label_mode="categorical",
+        image_size=(image_size, image_size),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        format=format,
+        verbose=verbose,
+    )
+
+
 def load_split(
     split: str,
     image_size: int = 150,
@@ -129,14 +165,7 @@ def load_split(
     directory = split_dir(split, root)
     shuffle = split == "train" if shuffle is None else shuffle
     if backend.FORMAT == "tf":
-        dataset = keras.utils.image_dataset_from_directory(
-            directory,
-            label_mode="categorical",
-            image_size=(image_size, image_size),
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
-        )
+        dataset = keras_dataset(directory, image_size, batch_size, shuffle, seed)
     else:  # Keras' own Grain loader read 12.5 times slower here (benchmarks/loader_speed.py)
         dataset = ImageBatches(directory, image_size, batch_size, shuffle, seed)
     dataset = prepare(dataset, max_batches, preprocess)

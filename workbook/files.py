@@ -33,6 +33,11 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _md5(path: Path) -> str:
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "md5").hexdigest()
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path):
     """A temporary name beside `path` to write to; renamed to `path` when the block ends without an error.
@@ -85,7 +90,9 @@ def move_into_place(staging: Path, target: Path) -> bool:
     return True
 
 
-def download(url: str, destination: Path, what: str, failure: type[WorkbookError], remedies: str) -> None:
+def download(
+    url: str, destination: Path, what: str, failure: type[WorkbookError], remedies: str, md5: str | None = None
+) -> None:
     """Copy `url` to `destination` with a progress bar, complete or not at all.
 
     Args:
@@ -93,8 +100,9 @@ def download(url: str, destination: Path, what: str, failure: type[WorkbookError
         destination: the file to write.
         what: a name for it in messages, such as "the dataset".
         failure: the error to raise when anything goes wrong (unreachable, reset, stalled past
-            DOWNLOAD_TIMEOUT, cut short).
+            DOWNLOAD_TIMEOUT, cut short, or a different file than `md5` names).
         remedies: what to do then, the end of the error's message.
+        md5: the file's expected MD5 hex digest (the hashes Keras publishes are MD5), or None.
     """
     try:
         with atomic_path(destination) as partial:
@@ -108,6 +116,9 @@ def download(url: str, destination: Path, what: str, failure: type[WorkbookError
                         progress.update(len(block))
             if size is not None and received != size:
                 raise ConnectionError(f"the transfer stopped after {received} of {size} bytes")
+            received_md5 = md5 and _md5(partial)
+            if received_md5 != md5:
+                raise ValueError(f"the file received has MD5 {received_md5}, not the expected {md5}")
     except (OSError, http.client.HTTPException, ValueError) as error:
         reason = getattr(error, "reason", None) or str(error) or type(error).__name__
         raise failure(f"Could not download {what} from {url} ({reason}).\n{remedies}") from None

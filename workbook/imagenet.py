@@ -1,8 +1,9 @@
 """ImageNet's files for Xception: their addresses, Keras' cache folder, downloading them once, and class names.
 
 Keras downloads these files itself on first use (`keras.applications.Xception(weights="imagenet")`,
-`decode_predictions`) into `models/` of its home folder. The workbook fetches them first, so a
-missing network gives one clear error with remedies instead of a traceback (notebook 02).
+`decode_predictions`) into `models/` of its home folder. The workbook fetches them first, with a
+timeout and their MD5 digests checked, so a missing network gives one clear error with remedies
+instead of a traceback or a hang (notebook 02); `keras.utils.get_file` takes no timeout (Keras 3.15).
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ WEIGHT_FILES = {
 }
 CLASS_INDEX_FILE = "imagenet_class_index.json"
 _WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
-# The addresses keras.applications uses (Keras 3.x); a test checks them against the installed Keras.
+# The addresses and MD5 digests keras.applications uses (Keras 3.15, in xception.py and imagenet_utils.py):
+# Keras checks a cached file against the same digest. tests/test_models.py checks both against the installed Keras.
 URLS = {
     WEIGHT_FILES[True]: _WEIGHTS_URL + WEIGHT_FILES[True],
     WEIGHT_FILES[False]: _WEIGHTS_URL + WEIGHT_FILES[False],
     CLASS_INDEX_FILE: "https://storage.googleapis.com/download.tensorflow.org/data/" + CLASS_INDEX_FILE,
+}
+MD5 = {
+    WEIGHT_FILES[True]: "0a58e3b7378bc2990ea3b43d5981f1f6",
+    WEIGHT_FILES[False]: "b0042744bf5b25fce3cb969f33bebb97",
+    CLASS_INDEX_FILE: "c2c37ea517e94d9795004a39431a14cb",
 }
 
 
@@ -93,7 +100,7 @@ def _fetch(name: str, what: str) -> None:
             pass
         return
     try:
-        download(URLS[name], path, what, WeightsUnavailable, remedies())
+        download(URLS[name], path, what, WeightsUnavailable, remedies(), md5=MD5[name])
     except WeightsUnavailable as error:  # lead with what a student in a notebook can change
         raise WeightsUnavailable(
             f"{what} are not on this computer and cannot be downloaded: in a notebook, set WEIGHTS = None "

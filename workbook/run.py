@@ -220,9 +220,10 @@ def validated(notebooks: list[Path], profile: str, overrides: dict | None) -> di
 
 
 def device_line(found: dict) -> str:
-    """Where the notebooks run, in one line: the GPUs or the CPU's cores, and Keras on its backend."""
-    where = ", ".join(found["gpus"]) or f"CPU ({found['cpu_cores']} cores)"
-    return where + f"; Keras {found['keras']} on {found['backend']}"
+    """Where the notebooks run (`device()`'s record), in one line: the GPUs or the CPU, and Keras on its backend."""
+    from workbook import backend
+
+    return backend.device(found["gpus"]) + f"; Keras {found['keras']} on {found['backend']}"
 
 
 def write_outputs(out: Path, results: list[Result], profile: str, overrides: dict | None, where: str) -> str:

@@ -71,7 +71,7 @@ def create_app(
         except serving.ImageRejected as error:
             return _error(error.status, str(error))
         except TimeoutError:
-            return _error(422, f"The image took over {DECODE_SECONDS:.0f} s to decode: send a smaller or simpler one.")
+            return _error(422, f"The image took over {DECODE_SECONDS:g} s to decode: send a smaller or simpler one.")
         return {"predictions": [{"class": item.name, "probability": round(item.probability, 4)} for item in top]}
 
     @app.get("/", response_class=HTMLResponse)

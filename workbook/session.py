@@ -30,9 +30,8 @@ def setup() -> None:
     warnings.filterwarnings("ignore", message="Your input ran out of data")
     backend.configure()
     gpus = backend.gpus()
-    device = f"GPU: {', '.join(gpus)}" if gpus else "CPU only: fine here; full training runs are slow (see README)"
     print(f"Python {platform.python_version()}, Keras {keras.__version__} on {backend.version()}")
-    print(f"Device: {device}")
+    print(f"Device: {backend.device(gpus)}" + ("" if gpus else "; fine here, full training runs are slow (see README)"))
 
 
 def output_dir(name: str) -> Path:

@@ -41,19 +41,22 @@ def sweep(
     epochs: int,
     batch_size: int = 32,
     seed: int = 1,
-    shuffle: bool = True,
+    **options,
 ) -> dict[str, keras.callbacks.History]:
     """Train one head per configuration (keyword arguments of `models.make_head`) and return the histories.
 
     Every head starts from the same seed, so the configurations differ only in what they set.
-    The trained head of each is `history.model`. `shuffle=False` keeps the vectors in file order.
+    The trained head of each is `history.model`. `options` go to every `train_head` call
+    (`shuffle=False` keeps the vectors in file order); the label of each is its configuration.
     """
     _check_configs(configs, epochs)
     labels = [", ".join(f"{name}={value}" for name, value in config.items()) for config in configs]
     if len(set(labels)) < len(labels):
         raise ArgumentError(f"configs repeats a configuration: {labels}")
+    if "label" in options:
+        raise ArgumentError("sweep labels each head by its configuration; call train_head to choose a label")
     return {
-        label: train_head(config, train, val, epochs, batch_size, seed, shuffle, label)
+        label: train_head(config, train, val, epochs, batch_size, seed, label=label, **options)
         for label, config in zip(labels, configs)
     }
 
@@ -65,6 +68,7 @@ def train_head(
     epochs: int,
     batch_size: int = 32,
     seed: int = 1,
+    *,
     shuffle: bool = True,
     label: str = "head",
     callbacks: list | None = None,
