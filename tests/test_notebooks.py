@@ -182,7 +182,7 @@ def test_executed_12_records_each_model_and_writes_the_model_and_its_card(smoke_
 
     out, _ = smoke_run
     metrics = json.loads((out / "12_using_the_model.metrics.json").read_text())["metrics"]
-    names = ["71 px", "299 px", "fine-tuned"]  # the smoke profile's IMAGE_SIZE is 71
+    names = ["71 px", "96 px", "fine-tuned"]  # the smoke profile's IMAGE_SIZE and LARGE_IMAGE_SIZE
     for name in names:
         assert set(metrics[name]) == {"val_accuracy", "test_accuracy"}, name
         assert all(0 <= value <= 1 for value in metrics[name].values())
@@ -230,7 +230,7 @@ def test_parameters_are_upper_case_literals_with_shared_names():
             assert declared["WEIGHTS"] == "imagenet", path.name
         if "MAX_BATCHES" in declared:
             assert declared["MAX_BATCHES"] is None, path.name
-    assert set(run.PROFILES["smoke"]) <= SHARED
+    assert set(run.PROFILES["smoke"]) <= set(run.CHECKS) and SHARED <= set(run.CHECKS)  # each value is checked
 
 
 def test_notebooks_follow_the_common_shape():

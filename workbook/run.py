@@ -20,7 +20,14 @@ NOTEBOOKS_DIR = settings.REPO_ROOT / "notebooks"
 # Values a profile sets; a notebook receives only the names its parameters cell declares.
 PROFILES: dict[str, dict] = {
     "full": {},
-    "smoke": {"WEIGHTS": None, "IMAGE_SIZE": 71, "BATCH_SIZE": 16, "EPOCHS": 1, "MAX_BATCHES": 2},
+    "smoke": {
+        "WEIGHTS": None,
+        "IMAGE_SIZE": 71,
+        "LARGE_IMAGE_SIZE": 96,
+        "BATCH_SIZE": 16,
+        "EPOCHS": 1,
+        "MAX_BATCHES": 2,
+    },
 }
 
 
@@ -85,6 +92,7 @@ def _weights(value) -> str | None:
 CHECKS = {
     "WEIGHTS": _weights,
     "IMAGE_SIZE": _whole(MIN_IMAGE_SIZE),
+    "LARGE_IMAGE_SIZE": _whole(MIN_IMAGE_SIZE),  # notebook 12's second size; the smoke profile shrinks it too
     "BATCH_SIZE": _whole(1),
     "EPOCHS": _whole(1),
     "MAX_BATCHES": _whole(1, none_allowed=True),
