@@ -139,3 +139,18 @@ def test_a_phone_photo_in_heic_is_refused_with_the_format_and_the_remedy(tmp_pat
     path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
     with pytest.raises(ValueError, match="HEIC images cannot be read here; save or export the photo as JPEG"):
         data.load_photo(path, 150)
+
+
+GPU_TIME = re.compile(r"\b(seconds?|minutes?|hours?|\d+\s*s)\b[^.]*\bon an? (\w+ )?GPU\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_no_time_on_a_gpu_is_given_without_saying_whether_it_was_measured(path):
+    """No GPU time has been measured for these notebooks: a sentence giving one must say "measured" (or "not")."""
+    prose = " ".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown")
+    found = [
+        sentence
+        for sentence in re.split(r"(?<=[.!?])\s+", prose)
+        if GPU_TIME.search(sentence) and "measured" not in sentence
+    ]
+    assert not found, f"{path.name}: a time on a GPU that no one measured: {found}"
