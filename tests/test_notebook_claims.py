@@ -141,7 +141,7 @@ def test_a_phone_photo_in_heic_is_refused_with_the_format_and_the_remedy(tmp_pat
         data.load_photo(path, 150)
 
 
-GPU_TIME = re.compile(r"\b(seconds?|minutes?|hours?|\d+\s*s)\b[^.]*\bon an? (\w+ )?GPU\b", re.IGNORECASE)
+GPU_TIME = re.compile(r"\b(seconds?|minutes?|hours?|\d+\s*s)\b[^.]*\b(on|or) an? (\w+ )?GPU\b", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
