@@ -132,6 +132,18 @@ def test_a_single_float_contrast_only_raises_the_contrast_as_09_says():
     assert factors.min() >= 1.0 and factors.max() > 1.18
 
 
+def test_the_zoom_of_09_zooms_both_ways_and_a_factor_above_1_zooms_out():
+    """09 says `RandomZoom(0.1)` zooms out and in by up to 10 %, and that a positive factor zooms out."""
+    zoom = augmentation_layers_of_09()["zoom"]
+    drawn = zoom.get_random_transformation(np.zeros((2000, 4, 4, 3), "float32"), training=True)
+    factors = keras.ops.convert_to_numpy(drawn["height_zoom"])
+    assert 0.9 <= factors.min() < 0.92 and 1.08 < factors.max() <= 1.1
+    square = np.zeros((1, 40, 40, 3), "float32")
+    square[:, 10:30, 10:30] = 255
+    out = keras.ops.convert_to_numpy(keras.layers.RandomZoom((0.5, 0.5))(square, training=True))
+    assert (out > 127).mean() < 0.15 < 0.25 == (square > 127).mean()
+
+
 @pytest.mark.parametrize("name", ["phone.heic", "phone.jpg"])
 def test_a_phone_photo_in_heic_is_refused_with_the_format_and_the_remedy(tmp_path, name):
     """12's exercise 2 tells students to export a JPEG when `load_photo` refuses a HEIC photo: it must say so."""
@@ -139,3 +151,18 @@ def test_a_phone_photo_in_heic_is_refused_with_the_format_and_the_remedy(tmp_pat
     path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
     with pytest.raises(ValueError, match="HEIC images cannot be read here; save or export the photo as JPEG"):
         data.load_photo(path, 150)
+
+
+GPU_TIME = re.compile(r"\b(seconds?|minutes?|hours?|\d+\s*s)\b[^.]*\b(on|or) an? (\w+ )?GPU\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_no_time_on_a_gpu_is_given_without_saying_whether_it_was_measured(path):
+    """No GPU time has been measured for these notebooks: a sentence giving one must say "measured" (or "not")."""
+    prose = " ".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown")
+    found = [
+        sentence
+        for sentence in re.split(r"(?<=[.!?])\s+", prose)
+        if GPU_TIME.search(sentence) and "measured" not in sentence
+    ]
+    assert not found, f"{path.name}: a time on a GPU that no one measured: {found}"
