@@ -20,7 +20,7 @@ import numpy as np
 
 from workbook import settings
 from workbook.backend import keras
-from workbook.files import atomic_path, sha256
+from workbook.files import atomic_path, file_digest
 
 
 def cache_file(folder: str, stem: str, key: dict) -> Path:
@@ -104,7 +104,7 @@ def files_digest(files: list[str], folder: Path) -> str:
     """
     digest = hashlib.sha256()
     for name in files:
-        digest.update(f"{name}\0{sha256(folder / name)}\0".encode())
+        digest.update(f"{name}\0{file_digest(folder / name)}\0".encode())
     return digest.hexdigest()
 
 

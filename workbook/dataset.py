@@ -14,7 +14,7 @@ from pathlib import Path
 
 from workbook import settings
 from workbook.errors import DataError
-from workbook.files import download, move_into_place, sha256
+from workbook.files import download, file_digest, move_into_place
 from workbook.images import IMAGE_SUFFIXES
 
 MANIFEST = settings.PACKAGE_DIR / "manifest"  # shipped inside the package, so an installed copy can verify a download
@@ -111,7 +111,7 @@ def dataset_files(root: Path) -> list[str]:
 
 def write_manifest(root: Path, manifest: Path = MANIFEST) -> int:
     """Write `sha256  relative/path` lines for every dataset file (the `sha256sum -c` format)."""
-    lines = [f"{sha256(root / name)}  {name}\n" for name in dataset_files(root)]
+    lines = [f"{file_digest(root / name)}  {name}\n" for name in dataset_files(root)]
     manifest.write_text("".join(lines), encoding="utf-8")
     return len(lines)
 
@@ -135,7 +135,7 @@ def verify(root: Path, manifest: Path = MANIFEST) -> list[str]:
     problems += [
         f"changed (checksum differs): {name}"
         for name in sorted(present & set(expected))
-        if sha256(root / name) != expected[name]
+        if file_digest(root / name) != expected[name]
     ]
     return problems
 

@@ -17,25 +17,18 @@ from workbook.progress import bar
 DOWNLOAD_TIMEOUT = 30  # seconds without a byte before a download counts as failed
 
 
-def sha256(path: Path) -> str:
-    """The SHA-256 hex digest of a file.
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file: SHA-256 unless `algorithm` names another of hashlib's (Keras publishes MD5).
 
     Args:
         path: the file.
+        algorithm: the hash, as hashlib names it.
 
     Returns:
-        64 hexadecimal digits.
+        The hexadecimal digits (64 for SHA-256).
     """
-    digest = hashlib.sha256()
     with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _md5(path: Path) -> str:
-    with open(path, "rb") as stream:
-        return hashlib.file_digest(stream, "md5").hexdigest()
+        return hashlib.file_digest(stream, algorithm).hexdigest()
 
 
 @contextlib.contextmanager
@@ -116,7 +109,7 @@ def download(
                         progress.update(len(block))
             if size is not None and received != size:
                 raise ConnectionError(f"the transfer stopped after {received} of {size} bytes")
-            received_md5 = md5 and _md5(partial)
+            received_md5 = md5 and file_digest(partial, "md5")
             if received_md5 != md5:
                 raise ValueError(f"the file received has MD5 {received_md5}, not the expected {md5}")
     except (OSError, http.client.HTTPException, ValueError) as error:
