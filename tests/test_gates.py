@@ -101,7 +101,7 @@ def test_the_gates_read_the_configuration_the_run_chose(tmp_path):
     results = by_notebook(gates.check(full_run(tmp_path, n12={**FULL_RUN["12"], "final": "fine-tuned"})))
     assert results["12"].value == 0.862 and results["12"].name.endswith("(fine-tuned)")
     overridden = tmp_path / "smaller"
-    write_metrics(overridden, "10", {"200 px": sweep_row(0.86), "150 px": sweep_row(0.84)}, {"IMAGE_SIZE": 200})
+    write_metrics(overridden, "10", {"200 px": sweep_row(0.86), "150 px": sweep_row(0.84)}, {"LARGE_IMAGE_SIZE": 200})
     assert by_notebook(gates.check(overridden))["10"].value == 0.86
 
 

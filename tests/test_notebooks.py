@@ -140,7 +140,7 @@ SWEEPS = {
     "07_inner_layers": [f"learning_rate=0.001, size_inner={size}" for size in (10, 100, 1000)],
     "08_dropout": [f"learning_rate=0.001, size_inner=100, droprate={rate}" for rate in (0.0, 0.2, 0.5, 0.8)],
     "09_augmentation": ["no augmentation", "augmentation"],
-    "10_larger_model": ["150 px", "71 px"],  # the smoke profile's IMAGE_SIZE is 71
+    "10_larger_model": ["71 px", "96 px"],  # the smoke profile's IMAGE_SIZE and LARGE_IMAGE_SIZE
     "11_fine_tuning": ["head alone", "block 14 + head"],
 }
 
@@ -174,7 +174,7 @@ def test_executed_10_saves_the_larger_model_as_one_image_model(smoke_run):
     folder = out / "10_larger_model"
     assert sorted(folder.glob("larger_head_*.keras")) and (folder / "clothing_model_larger.keras").is_file()
     model = keras.saving.load_model(folder / "clothing_model_larger.keras")
-    assert model.input_shape == (None, 71, 71, 3) and model.output_shape == (None, 10)
+    assert model.input_shape == (None, 96, 96, 3) and model.output_shape == (None, 10)
 
 
 def test_executed_12_records_each_model_and_writes_the_model_and_its_card(smoke_run, dataset_root):

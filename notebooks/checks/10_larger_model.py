@@ -71,7 +71,7 @@ def _pooled_length():
 EXERCISES = (
     Exercise(
         "1a",
-        "`large_base.output_shape` with `IMAGE_SIZE = 224` (a tuple, None for the batch axis)",
+        "`large_base.output_shape` with `LARGE_IMAGE_SIZE = 224` (a tuple, None for the batch axis)",
         truth=lambda: (None, xception_side(224), xception_side(224), 2048),
         solution=lambda: _large_base(224).output_shape,
         hint="follow the strided first convolution and the four halvings from 224.",
