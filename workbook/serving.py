@@ -104,6 +104,7 @@ def _export_torch(model, path: Path, size: int) -> None:
                 input_names=["images"],
                 output_names=["probabilities"],
                 dynamic_shapes=(({0: torch.export.Dim("batch")},),),  # forward(*args): one tuple of inputs
+                external_data=False,  # one file, weights inside (its default writes them to a second file, .onnx.data)
                 verbose=False,
             )
     finally:
