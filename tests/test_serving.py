@@ -1,8 +1,9 @@
 """Serving (notebook 13): ONNX export, the framework-free predictor and handler, the service under bad input and load.
 
 One 71-px model with random weights is exported once for the module (about 50-70 s on a 2-core CPU with
-TensorFlow). JAX's exported file fails in onnxruntime with the pinned versions (`serving.ONNX_FAILS`), so
-the export tests skip there; the service tests need only onnxruntime and run wherever a file exists.
+TensorFlow, 40-90 s with PyTorch). JAX's exported file fails in onnxruntime with the pinned versions
+(`serving.ONNX_FAILS`), so the export tests skip there; the service tests need only onnxruntime and run
+wherever a file exists.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ def test_onnx_gives_keras_probabilities(model, predictor):
     expected = keras.ops.convert_to_numpy(final(batch))
     assert np.abs(predictor.probabilities(batch) - expected).max() <= 1e-4
     assert np.allclose(predictor.probabilities(batch).sum(axis=1), 1, atol=1e-5)  # the softmax is inside
+
+
+def test_the_export_is_one_file_that_takes_any_batch_size(model, predictor):
+    _, path = model
+    assert [item.name for item in path.parent.iterdir()] == [path.name]  # the weights inside, no .onnx.data beside
+    assert isinstance(predictor.session.get_inputs()[0].shape[0], str)  # a named dimension, not a fixed size
 
 
 def test_the_file_names_its_classes_and_image_size(predictor):

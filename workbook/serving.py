@@ -45,16 +45,22 @@ class ImageRejected(ValueError):
 def export_onnx(model, path: str | Path, class_names: list[str]) -> Path:
     """Export a Keras model taking raw square images to ONNX, with the class names and image size in its metadata.
 
-    Keras converts with tf2onnx on TensorFlow, jax2onnx on JAX and `torch.onnx` on PyTorch.
+    Keras converts with tf2onnx on TensorFlow and jax2onnx on JAX (`model.export`). On PyTorch this calls
+    `torch.onnx.export` itself (`_export_torch`): Keras 3.15's own export there fails on Xception.
     """
     import onnx
+
+    from workbook import backend
 
     path = Path(path)
     size = int(model.input_shape[1])
     model(np.zeros((1, size, size, 3), np.float32))  # Keras exports only a model that has been called
-    with warnings.catch_warnings():  # Keras' tf2onnx shim probes `np.object`, which numpy 2.4 warns about
-        warnings.filterwarnings("ignore", category=FutureWarning, message=".*np.object")
-        model.export(str(path), format="onnx", verbose=False)
+    if backend.name() == "torch":
+        _export_torch(model, path, size)
+    else:
+        with warnings.catch_warnings():  # Keras' tf2onnx shim probes `np.object`, which numpy 2.4 warns about
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*np.object")
+            model.export(str(path), format="onnx", verbose=False)
     exported = onnx.load(str(path))
     entries = {CLASS_NAMES_KEY: json.dumps(list(class_names)), IMAGE_SIZE_KEY: str(size)}
     del exported.metadata_props[:]
@@ -62,6 +68,47 @@ def export_onnx(model, path: str | Path, class_names: list[str]) -> Path:
         exported.metadata_props.add(key=key, value=value)
     onnx.save(exported, str(path))
     return path
+
+
+def _export_torch(model, path: Path, size: int) -> None:
+    """PyTorch's exporter (torch.export, then onnxscript), with the batch dimension left free.
+
+    Keras 3.15's `model.export(format="onnx")` on PyTorch gives no usable file for Xception (measured with
+    torch 2.13.0): with the batch size free it uses the older TorchScript exporter, which stops at the
+    max-pooling's "same" padding ("... because it is not constant"); with a fixed input signature it
+    exports, but the file then takes batches of exactly that size. torch.export with a named batch
+    dimension keeps any batch size, as tf2onnx does.
+    """
+    import importlib.util
+    import logging
+
+    import torch
+
+    if importlib.util.find_spec("onnxscript") is None:
+        raise ModuleNotFoundError(
+            "PyTorch's ONNX exporter needs onnxscript: pip install -r requirements-torch.txt (it pins onnxscript)"
+        )
+    model.eval()
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)  # "torchvision is not installed. Skipping torchvision::nms" (not used)
+    try:
+        with warnings.catch_warnings():  # torch.export's own use of a deprecated pytree name
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*LeafSpec")
+            # A sample batch of 2: torch.export specialises a dimension it sees at size 1.
+            torch.onnx.export(
+                model,
+                (torch.zeros(2, size, size, 3),),
+                str(path),
+                dynamo=True,
+                input_names=["images"],
+                output_names=["probabilities"],
+                dynamic_shapes=(({0: torch.export.Dim("batch")},),),  # forward(*args): one tuple of inputs
+                external_data=False,  # one file, weights inside (its default writes them to a second file, .onnx.data)
+                verbose=False,
+            )
+    finally:
+        registration.setLevel(level)
 
 
 def saved_final_model() -> Path | None:
