@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -199,15 +200,30 @@ def test_missing_weights_file_is_a_value_error():
 
 
 def test_base_loads_a_local_weights_file(tmp_path):
-    keras.utils.set_random_seed(1)
-    source = models.base_model(weights=None, input_size=71)
+    source = models.base_model(weights=None, input_size=71, seed=1)  # not the seed-0 weights it loads over
     path = tmp_path / "xception_notop.weights.h5"
     source.save_weights(path)
-    keras.utils.set_random_seed(2)
     loaded = models.base_model(weights=str(path), input_size=71)
     assert not loaded.trainable
     for mine, theirs in zip(source.weights, loaded.weights):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def test_random_weights_are_the_seeds_alone_at_every_size_and_leave_pythons_random_alone():
+    """So cached vectors of random weights are reused across notebooks as ImageNet's are (issue 21)."""
+    keras.utils.set_random_seed(1)
+    first = models.base_model(None, 71)
+    next_draw = random.random()
+    keras.utils.set_random_seed(2)
+    np.random.random(5), random.random()  # whatever a notebook drew before
+    larger = models.base_model(None, 96)
+    other_seed = models.base_model(None, 71, seed=1)
+    keras.utils.set_random_seed(1)
+    assert next_draw == random.random()
+    assert len(first.weights) == len(larger.weights) == 234
+    for mine, theirs in zip(first.weights, larger.weights, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert not np.array_equal(first.weights[0].numpy(), other_seed.weights[0].numpy())
 
 
 def test_make_model_builds_the_notebook_04_model():

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import random
+
 from workbook.backend import keras
 from workbook.errors import ArgumentError, WeightsUnavailable  # noqa: F401  (notebooks catch models.WeightsUnavailable)
 from workbook.imagenet import decode_predictions, ensure_weights, fetch_weights  # noqa: F401  (notebook names)
 
 
-def base_model(weights: str | None = "imagenet", input_size: int = 150) -> keras.Model:
-    """Xception without its classifier, frozen: the feature extractor of notebook 04."""
+def base_model(weights: str | None = "imagenet", input_size: int = 150, seed: int = 0) -> keras.Model:
+    """Xception without its classifier, frozen: the feature extractor of notebook 04.
+
+    With `weights=None` its random weights come from `seed` alone, whatever was drawn before: like
+    ImageNet's weights they are the same in every notebook and at every input size, so a run with random
+    weights reuses cached vectors where a run with ImageNet's does. Python's `random` is left as it was.
+    """
     ensure_weights(weights)
-    base = keras.applications.Xception(weights=weights, include_top=False, input_shape=(input_size, input_size, 3))
+    state = random.getstate()
+    random.seed(seed)  # Keras draws the seed of every initializer given none from Python's `random`
+    try:
+        base = keras.applications.Xception(weights=weights, include_top=False, input_shape=(input_size, input_size, 3))
+    finally:
+        random.setstate(state)
     base.trainable = False
     return base
 
