@@ -167,6 +167,18 @@ def test_executed_06_reloads_the_best_checkpoint_and_resumes(smoke_run):
     assert record["reloaded_val_accuracy"] == record["best_val_accuracy"]
 
 
+@pytest.mark.parametrize("stem", ["06", "07", "08", "09", "11"])
+def test_notebooks_after_05_read_its_vectors_from_the_cache(smoke_run, stem):
+    """With random weights as with ImageNet's: every notebook's Xception has the same weights, so 05's vectors serve."""
+    out, _ = smoke_run
+    executed = nbformat.read(next(out.glob(f"{stem}_*.ipynb")), as_version=4)
+    printed = "".join(
+        o.get("text", "") for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stdout"
+    )
+    assert not re.search(r"(train|validation): computing vectors once", printed), printed
+    assert all(f"{split}: vectors of " in printed for split in ("train", "validation")), printed
+
+
 def test_executed_10_saves_the_larger_model_as_one_image_model(smoke_run):
     import keras
 
