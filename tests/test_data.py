@@ -31,6 +31,8 @@ def test_missing_dataset_without_download_names_the_remedies(tmp_path, monkeypat
     with pytest.raises(errors.DataError, match="WORKBOOK_DATA") as error:
         data.find_dataset(download=False)
     assert "make fetch" in str(error.value)
+    # The folder to put it in is the one WORKBOOK_DATA names, not the default one it overrides.
+    assert f"at {tmp_path / 'nowhere'}," in str(error.value) and str(dataset.DEFAULT_DIR) not in str(error.value)
 
 
 def test_check_of_a_missing_folder_says_so(tmp_path):

@@ -23,13 +23,16 @@ DATASET_COMMIT = "11961516512414bf9f6c150a832cfd21b54a6b54"
 DATASET_URL = f"https://github.com/alexeygrigorev/clothing-dataset-small/archive/{DATASET_COMMIT}.tar.gz"
 SPLITS = ("train", "validation", "test")
 
-REMEDIES = (
-    "To get the dataset:\n"
-    f"  - put the dataset folder (it holds train/, validation/ and test/) at {DEFAULT_DIR},\n"
-    "    or set WORKBOOK_DATA to its folder before starting JupyterLab, then run the notebook again;\n"
-    "  - on a connected machine run `make fetch` (or `python -m workbook fetch`) and copy\n"
-    "    data/clothing-dataset-small into this checkout (the offline classroom kit)."
-)
+
+def remedies(root: Path) -> str:
+    """What to do about a missing dataset, naming `root`: the folder looked in (WORKBOOK_DATA's, when set)."""
+    return (
+        "To get the dataset:\n"
+        f"  - put the dataset folder (it holds train/, validation/ and test/) at {root},\n"
+        "    or set WORKBOOK_DATA to its folder before starting JupyterLab, then run the notebook again;\n"
+        "  - on a connected machine run `make fetch` (or `python -m workbook fetch`) and copy\n"
+        "    data/clothing-dataset-small into this checkout (the offline classroom kit)."
+    )
 
 
 def find_dataset(download: bool = True) -> Path:
@@ -39,14 +42,14 @@ def find_dataset(download: bool = True) -> Path:
         check_layout(root)
         return root
     if not download:
-        raise DataError(f"No dataset at {root}.\n{REMEDIES}")
+        raise DataError(f"No dataset at {root}.\n{remedies(root)}")
     return fetch_dataset(root)
 
 
 def check_layout(root: Path) -> None:
     """Raise DataError unless `root` holds the train/, validation/ and test/ folders."""
     if not root.is_dir():
-        raise DataError(f"{root} does not exist.\n{REMEDIES}")
+        raise DataError(f"{root} does not exist.\n{remedies(root)}")
     missing = [f"{split}/" for split in SPLITS if not (root / split).is_dir()]
     if not missing:
         return
@@ -154,21 +157,21 @@ def fetch_dataset(target: Path | None = None, url: str | None = None, manifest: 
     with tempfile.TemporaryDirectory(prefix=".partial-", dir=target.parent) as work:
         archive = Path(work) / "dataset.tar.gz"
         print(f"Downloading the dataset from {url} ...")
-        download(url, archive, "the dataset", DataError, REMEDIES)
+        download(url, archive, "the dataset", DataError, remedies(target))
         staging = Path(work) / "dataset"
         try:
             extract(archive, staging)
         except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
             raise DataError(
                 f"The downloaded dataset archive is damaged or incomplete ({type(error).__name__}: {error}).\n"
-                f"Nothing was installed. Try again.\n{REMEDIES}"
+                f"Nothing was installed. Try again.\n{remedies(target)}"
             ) from None
         problems = verify(staging, manifest)
         if problems:
             shown = "\n  ".join(problems[:10])
             raise DataError(
                 f"The downloaded dataset does not match workbook/manifest ({len(problems)} problems):\n"
-                f"  {shown}\nNothing was installed. Try again, or get the dataset another way.\n{REMEDIES}"
+                f"  {shown}\nNothing was installed. Try again, or get the dataset another way.\n{remedies(target)}"
             )
         if not move_into_place(staging, target):
             print(f"Another process installed the dataset at {target} first; using it.")
